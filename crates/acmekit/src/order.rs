@@ -1,0 +1,326 @@
+//! Orders (RFC 8555 §7.4): create, fetch, finalize, poll.
+
+use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
+use time::OffsetDateTime;
+use tracing::debug;
+
+use crate::account::Account;
+use crate::error::{Error, Result};
+use crate::poll::Backoff;
+use crate::problem::{Problem, ProblemType};
+use crate::types::{lenient_time, Identifier, OrderStatus};
+
+/// An order object (RFC 8555 §7.1.3), with the URL it lives at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Order {
+    /// The order URL (from newOrder's `Location`): keep it to resume later.
+    #[serde(skip)]
+    pub url: String,
+    /// The order's status.
+    pub status: OrderStatus,
+    /// When the server will stop working on the order.
+    #[serde(
+        default,
+        with = "lenient_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires: Option<OffsetDateTime>,
+    /// The identifiers the certificate will be for.
+    pub identifiers: Vec<Identifier>,
+    /// Requested start of validity.
+    #[serde(
+        default,
+        with = "lenient_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub not_before: Option<OffsetDateTime>,
+    /// Requested end of validity.
+    #[serde(
+        default,
+        with = "lenient_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub not_after: Option<OffsetDateTime>,
+    /// Why the order failed, when it is `invalid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Problem>,
+    /// URLs of the authorizations to complete.
+    #[serde(default)]
+    pub authorizations: Vec<String>,
+    /// URL to POST the CSR to.
+    pub finalize: String,
+    /// URL of the issued certificate, once `valid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// The certificate profile (draft-ietf-acme-profiles), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The certificate ID this order replaces (RFC 9773), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// Retry-After from the reply this object came in, if any.
+    #[serde(skip)]
+    pub retry_after: Option<SystemTime>,
+}
+
+/// What to ask for in newOrder (RFC 8555 §7.4).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewOrder {
+    /// The identifiers (at least one).
+    pub identifiers: Vec<Identifier>,
+    /// Requested `notBefore`.
+    pub not_before: Option<OffsetDateTime>,
+    /// Requested `notAfter`.
+    pub not_after: Option<OffsetDateTime>,
+    /// A profile the directory advertises.
+    pub profile: Option<String>,
+    /// The ARI certificate ID of the certificate this one replaces.
+    pub replaces: Option<String>,
+}
+
+impl NewOrder {
+    /// An order for these identifiers.
+    pub fn new(identifiers: impl IntoIterator<Item = Identifier>) -> Self {
+        NewOrder {
+            identifiers: identifiers.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewOrderPayload<'a> {
+    identifiers: &'a [Identifier],
+    #[serde(with = "lenient_time", skip_serializing_if = "Option::is_none")]
+    not_before: Option<OffsetDateTime>,
+    #[serde(with = "lenient_time", skip_serializing_if = "Option::is_none")]
+    not_after: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaces: Option<&'a str>,
+}
+
+impl Account {
+    /// Creates an order (POST newOrder).
+    pub async fn new_order(&self, new: &NewOrder) -> Result<Order> {
+        if new.identifiers.is_empty() {
+            return Err(Error::InvalidArgument(
+                "an order needs at least one identifier".into(),
+            ));
+        }
+        let url = &self.client().directory().new_order;
+        let payload = serde_json::to_vec(&NewOrderPayload {
+            identifiers: &new.identifiers,
+            not_before: new.not_before,
+            not_after: new.not_after,
+            profile: new.profile.as_deref(),
+            replaces: new.replaces.as_deref(),
+        })
+        .expect("payload serializes");
+        let (mut order, resp): (Order, _) = self.post_json(url, Some(&payload)).await?;
+        let Some(location) = resp.location() else {
+            return Err(Error::invalid(url, "newOrder reply has no Location header"));
+        };
+        order.url = location.to_owned();
+        order.retry_after = resp.retry_after();
+        Ok(order)
+    }
+
+    /// Fetches an order by URL (POST-as-GET): resume an order this way.
+    pub async fn order(&self, url: &str) -> Result<Order> {
+        let (mut order, resp): (Order, _) = self.post_json(url, None).await?;
+        order.url = url.to_owned();
+        order.retry_after = resp.retry_after();
+        Ok(order)
+    }
+
+    /// Sends the CSR (DER) to the order's finalize URL and returns the
+    /// order as the server answers (often `processing`). The order URL is
+    /// kept from `order`: finalize replies need not carry `Location`.
+    pub async fn finalize(&self, order: &Order, csr_der: &[u8]) -> Result<Order> {
+        let payload = serde_json::to_vec(&serde_json::json!({ "csr": crate::b64(csr_der) }))
+            .expect("payload serializes");
+        let (mut updated, resp): (Order, _) =
+            self.post_json(&order.finalize, Some(&payload)).await?;
+        updated.url = order.url.clone();
+        updated.retry_after = resp.retry_after();
+        Ok(updated)
+    }
+
+    /// Finalizes `order` and waits until it is `valid`. When the server says
+    /// `orderNotReady` (authorizations still settling), the order is fetched
+    /// and polled until `ready`, then finalized once more.
+    pub async fn finalize_and_wait(&self, order: &Order, csr_der: &[u8]) -> Result<Order> {
+        let order = match self.finalize(order, csr_der).await {
+            Ok(o) => o,
+            Err(e) if e.problem_type() == Some(ProblemType::OrderNotReady) => {
+                debug!(url = %order.url, "orderNotReady: waiting for the order to become ready");
+                let ready = self.wait_order(&order.url, &OrderStatus::Ready).await?;
+                self.finalize(&ready, csr_der).await?
+            }
+            Err(e) => return Err(e),
+        };
+        self.poll_until_valid(order).await
+    }
+
+    /// Polls a finalized order until it is `valid`.
+    ///
+    /// Which states end the wait follows eggsampler/acme's
+    /// `checkFinalizedOrderStatus` and RFC 8555 §7.1.6: `processing` keeps
+    /// waiting (after Retry-After if given); `valid` is done; `invalid` is
+    /// the order's error; `pending` (authorizations not fulfilled) and
+    /// `ready` (not finalized) are errors after finalization.
+    pub async fn poll_until_valid(&self, mut order: Order) -> Result<Order> {
+        let mut backoff = Backoff::new(self.client().poll_policy());
+        loop {
+            match &order.status {
+                OrderStatus::Valid => return Ok(order),
+                OrderStatus::Processing => {}
+                OrderStatus::Invalid => {
+                    return Err(Error::OrderFailed {
+                        url: order.url,
+                        problem: order.error,
+                    })
+                }
+                OrderStatus::Pending => {
+                    return Err(Error::invalid(
+                        &order.url,
+                        "the order is back to pending after finalization: its authorizations are not fulfilled",
+                    ))
+                }
+                OrderStatus::Ready => {
+                    return Err(Error::invalid(
+                        &order.url,
+                        "the order is still ready after finalization: the server did not accept the CSR",
+                    ))
+                }
+                OrderStatus::Unknown(s) => {
+                    return Err(Error::invalid(&order.url, format!("unknown order status {s:?}")))
+                }
+            }
+            if !backoff.wait(order.retry_after).await {
+                return Err(Error::Timeout {
+                    url: order.url,
+                    status: order.status.to_string(),
+                    waited: backoff.elapsed(),
+                });
+            }
+            order = self.order(&order.url).await?;
+        }
+    }
+
+    /// Polls an order until it reaches `target` (used for `ready`);
+    /// `invalid` ends the wait with the order's error.
+    async fn wait_order(&self, url: &str, target: &OrderStatus) -> Result<Order> {
+        let mut backoff = Backoff::new(self.client().poll_policy());
+        loop {
+            let order = self.order(url).await?;
+            if &order.status == target || order.status == OrderStatus::Valid {
+                return Ok(order);
+            }
+            if order.status == OrderStatus::Invalid {
+                return Err(Error::OrderFailed {
+                    url: order.url,
+                    problem: order.error,
+                });
+            }
+            if !backoff.wait(order.retry_after).await {
+                return Err(Error::Timeout {
+                    url: order.url,
+                    status: order.status.to_string(),
+                    waited: backoff.elapsed(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 8555 §7.1.3's order example.
+    #[test]
+    fn rfc8555_7_1_3_order() {
+        let order: Order = serde_json::from_str(
+            r#"{
+              "status": "valid",
+              "expires": "2016-01-20T14:09:07.99Z",
+              "identifiers": [
+                { "type": "dns", "value": "www.example.org" },
+                { "type": "dns", "value": "example.org" }
+              ],
+              "notBefore": "2016-01-01T00:00:00Z",
+              "notAfter": "2016-01-08T00:00:00Z",
+              "authorizations": [
+                "https://example.com/acme/authz/PAniVnsZcis",
+                "https://example.com/acme/authz/r4HqLzrSrpI"
+              ],
+              "finalize": "https://example.com/acme/order/TOlocE8rfgo/finalize",
+              "certificate": "https://example.com/acme/cert/mAt3xBGaobw"
+            }"#,
+        )
+        .unwrap();
+        assert_eq!(order.status, OrderStatus::Valid);
+        assert_eq!(order.identifiers[1], Identifier::dns("example.org"));
+        assert_eq!(order.authorizations.len(), 2);
+        assert_eq!(order.not_before.unwrap().unix_timestamp(), 1_451_606_400);
+        assert_eq!(order.expires.unwrap().millisecond(), 990);
+        assert_eq!(
+            order.certificate.as_deref(),
+            Some("https://example.com/acme/cert/mAt3xBGaobw")
+        );
+    }
+
+    #[test]
+    fn invalid_order_carries_its_error() {
+        let order: Order = serde_json::from_str(
+            r#"{"status":"invalid","identifiers":[],"finalize":"f",
+                "error":{"type":"urn:ietf:params:acme:error:caa","detail":"CAA forbids"},
+                "expires":"not a date"}"#,
+        )
+        .unwrap();
+        assert_eq!(order.error.unwrap().kind(), ProblemType::Caa);
+        assert_eq!(
+            order.expires, None,
+            "an unparsable date does not fail the order"
+        );
+    }
+
+    #[test]
+    fn new_order_payload_has_no_nulls() {
+        let new = NewOrder::new([Identifier::dns("a.example"), Identifier::parse("::1")]);
+        let json = serde_json::to_string(&NewOrderPayload {
+            identifiers: &new.identifiers,
+            not_before: None,
+            not_after: None,
+            profile: None,
+            replaces: None,
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            r#"{"identifiers":[{"type":"dns","value":"a.example"},{"type":"ip","value":"::1"}]}"#
+        );
+        let json = serde_json::to_string(&NewOrderPayload {
+            identifiers: &new.identifiers[..1],
+            not_before: Some(OffsetDateTime::from_unix_timestamp(1_451_606_400).unwrap()),
+            not_after: None,
+            profile: Some("shortlived"),
+            replaces: Some("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"),
+        })
+        .unwrap();
+        assert!(
+            json.contains(r#""notBefore":"2016-01-01T00:00:00Z""#),
+            "{json}"
+        );
+        assert!(json.contains(r#""profile":"shortlived""#));
+        assert!(json.contains(r#""replaces":"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE""#));
+    }
+}
