@@ -136,12 +136,10 @@ pub(crate) fn validation_failed(authz: Authorization) -> Error {
     Error::ValidationFailed {
         identifier: authz.certificate_identifier().value,
         url: authz.url,
-        problem: problem.or_else(|| {
-            Some(Problem {
-                detail: Some(format!("the authorization is {}", authz.status)),
-                ..Problem::default()
-            })
-        }),
+        problem: Some(Box::new(problem.unwrap_or_else(|| Problem {
+            detail: Some(format!("the authorization is {}", authz.status)),
+            ..Problem::default()
+        }))),
     }
 }
 

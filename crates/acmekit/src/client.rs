@@ -7,6 +7,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use serde::de::DeserializeOwned;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{debug, trace};
@@ -40,6 +41,26 @@ struct Inner {
     directory: Directory,
     nonces: Mutex<Vec<String>>,
     poll: PollPolicy,
+    stats: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    nonce_requests: AtomicU64,
+    bad_nonce_retries: AtomicU64,
+}
+
+/// Request counters of a [`Client`], for monitoring and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// HTTP requests sent (directory, nonces and signed requests).
+    pub requests: u64,
+    /// HEAD newNonce requests (sent only when the pool was empty).
+    pub nonce_requests: u64,
+    /// Requests re-signed after a `badNonce` refusal.
+    pub bad_nonce_retries: u64,
 }
 
 impl fmt::Debug for Client {
@@ -160,8 +181,10 @@ impl ClientBuilder {
                 directory,
                 nonces: Mutex::new(Vec::new()),
                 poll: self.poll,
+                stats: Counters::default(),
             }),
         };
+        client.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         client.keep_nonce(&resp);
         Ok(client)
     }
@@ -190,6 +213,16 @@ impl Client {
     /// The server's directory.
     pub fn directory(&self) -> &Directory {
         &self.inner.directory
+    }
+
+    /// Counters of what this client (and its clones) sent so far.
+    pub fn stats(&self) -> ClientStats {
+        let c = &self.inner.stats;
+        ClientStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            nonce_requests: c.nonce_requests.load(Ordering::Relaxed),
+            bad_nonce_retries: c.bad_nonce_retries.load(Ordering::Relaxed),
+        }
     }
 
     /// The polling policy.
@@ -223,6 +256,10 @@ impl Client {
         }
         let url = &self.inner.directory.new_nonce;
         trace!(%url, "HEAD newNonce");
+        self.inner
+            .stats
+            .nonce_requests
+            .fetch_add(1, Ordering::Relaxed);
         let resp = self
             .send(Method::HEAD, url, None, Bytes::new(), None)
             .await?;
@@ -246,6 +283,7 @@ impl Client {
         body: Bytes,
         accept: Option<&'static str>,
     ) -> Result<HttpResponse> {
+        self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         self.inner
             .http
             .request(HttpRequest {
@@ -308,6 +346,10 @@ impl Client {
                 // RFC 8555 §6.5: the error response carries a fresh nonce,
                 // which `keep_nonce` just put in the pool.
                 bad_nonces += 1;
+                self.inner
+                    .stats
+                    .bad_nonce_retries
+                    .fetch_add(1, Ordering::Relaxed);
                 debug!(%url, attempt = bad_nonces, "badNonce: re-signing with a fresh nonce");
                 continue;
             }

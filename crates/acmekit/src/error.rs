@@ -20,7 +20,7 @@ pub enum Error {
         /// The request URL.
         url: String,
         /// The server's problem document.
-        problem: Problem,
+        problem: Box<Problem>,
         /// When the server asked us to come back (Retry-After), if it said.
         retry_after: Option<SystemTime>,
     },
@@ -30,7 +30,7 @@ pub enum Error {
         /// The request URL.
         url: String,
         /// The server's problem document.
-        problem: Problem,
+        problem: Box<Problem>,
         /// When the limit lifts, if the server said (Retry-After).
         retry_after: Option<SystemTime>,
     },
@@ -58,7 +58,7 @@ pub enum Error {
         /// The authorization URL.
         url: String,
         /// The challenge's (or authorization's) error, if the server sent one.
-        problem: Option<Problem>,
+        problem: Option<Box<Problem>>,
     },
     /// The order became `invalid`.
     #[error("the order {url} is invalid: {}", problem_or(.problem, "the server gave no reason"))]
@@ -66,7 +66,7 @@ pub enum Error {
         /// The order URL.
         url: String,
         /// The order's error, if the server sent one.
-        problem: Option<Problem>,
+        problem: Option<Box<Problem>>,
     },
     /// Waiting for a resource timed out; the URL lets a caller resume later.
     #[error("gave up waiting after {waited:?} for {url} (last status: {status}); it can be resumed by URL")]
@@ -115,18 +115,18 @@ fn retry_hint(at: Option<SystemTime>) -> String {
     }
 }
 
-fn problem_or(p: &Option<Problem>, fallback: &str) -> String {
+fn problem_or(p: &Option<Box<Problem>>, fallback: &str) -> String {
     p.as_ref()
-        .map_or_else(|| fallback.to_owned(), Problem::to_string)
+        .map_or_else(|| fallback.to_owned(), |p| p.to_string())
 }
 
 impl Error {
     /// The server's problem document, if this error carries one.
     pub fn problem(&self) -> Option<&Problem> {
         match self {
-            Error::Server { problem, .. } | Error::RateLimited { problem, .. } => Some(problem),
+            Error::Server { problem, .. } | Error::RateLimited { problem, .. } => Some(&**problem),
             Error::ValidationFailed { problem, .. } | Error::OrderFailed { problem, .. } => {
-                problem.as_ref()
+                problem.as_deref()
             }
             _ => None,
         }
@@ -159,6 +159,7 @@ impl Error {
         problem: Problem,
         retry_after: Option<SystemTime>,
     ) -> Self {
+        let problem = Box::new(problem);
         let url = url.to_owned();
         if problem.kind() == ProblemType::RateLimited {
             Error::RateLimited {

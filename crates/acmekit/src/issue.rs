@@ -134,7 +134,7 @@ impl Account {
             OrderStatus::Invalid => {
                 return Err(Error::OrderFailed {
                     url: order.url,
-                    problem: order.error,
+                    problem: order.error.map(Box::new),
                 })
             }
             _ => order,
@@ -261,7 +261,7 @@ impl Account {
             ChallengeStatus::Invalid => Err(Error::ValidationFailed {
                 identifier: task.identifier.value.clone(),
                 url: task.authorization_url.clone(),
-                problem: answered.error,
+                problem: answered.error.map(Box::new),
             }),
             _ => self
                 .poll_authorization(&task.authorization_url)

@@ -202,9 +202,8 @@ impl AccountKey {
     /// (`EC PRIVATE KEY`, as certbot and lego write) or PKCS#1
     /// (`RSA PRIVATE KEY`).
     pub fn from_pem(pem: &str) -> Result<Self> {
-        let (kind, der) = PemObject::from_pem_slice(pem.as_bytes())
-            .map_err(|e| Error::Key(format!("not a PEM private key ({e})")))
-            .and_then(|(kind, der): (SectionKind, Vec<u8>)| Ok((kind, der)))?;
+        let (kind, der): (SectionKind, Vec<u8>) = PemObject::from_pem_slice(pem.as_bytes())
+            .map_err(|e| Error::Key(format!("not a PEM private key ({e})")))?;
         match kind {
             SectionKind::PrivateKey => Self::from_pkcs8_der(&der),
             SectionKind::EcPrivateKey => {

@@ -43,7 +43,7 @@ pub use account::{Account, AccountCredentials, NewAccount};
 pub use authz::{Authorization, Challenge};
 pub use cert::{certificate_info, CertificateChain, CertificateInfo, PEM_CHAIN};
 pub use challenge::{Dns01, Http01, Proof, TlsAlpn01};
-pub use client::{Client, ClientBuilder, MAX_BAD_NONCE_RETRIES};
+pub use client::{Client, ClientBuilder, ClientStats, MAX_BAD_NONCE_RETRIES};
 pub use csr::CertificateKey;
 pub use error::{Error, Result};
 pub use issue::{ChallengeTask, IssueRequest, Issued, Solver, SolverError};

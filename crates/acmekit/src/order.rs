@@ -185,7 +185,7 @@ impl Account {
                 OrderStatus::Invalid => {
                     return Err(Error::OrderFailed {
                         url: order.url,
-                        problem: order.error,
+                        problem: order.error.map(Box::new),
                     })
                 }
                 OrderStatus::Pending => {
@@ -227,7 +227,7 @@ impl Account {
             if order.status == OrderStatus::Invalid {
                 return Err(Error::OrderFailed {
                     url: order.url,
-                    problem: order.error,
+                    problem: order.error.map(Box::new),
                 });
             }
             if !backoff.wait(order.retry_after).await {

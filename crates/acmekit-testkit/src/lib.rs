@@ -1,0 +1,34 @@
+//! Test harness for acmekit: a real [Pebble](https://github.com/letsencrypt/pebble)
+//! ACME server for integration tests.
+//!
+//! [`Pebble::start`] (or [`Pebble::builder`], or the per-binary
+//! [`Pebble::shared`]) runs `pebble` and `pebble-challtestsrv` (mock DNS) on
+//! free `127.0.0.1` ports, with a freshly generated listener certificate,
+//! plus an http-01 and a tls-alpn-01 responder the tests register challenge
+//! responses with. Everything is synchronous to start and stop; the
+//! management helpers are `async` and work from any tokio runtime.
+//! [`verify_chain`] checks an issued certificate chain.
+//!
+//! Pebble must be installed (Debian package `pebble`).
+
+mod certs;
+mod http;
+mod http01;
+mod management;
+mod pebble;
+mod ports;
+mod process;
+mod runtime;
+mod solver;
+mod tempdir;
+mod tls_alpn;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use http01::Http01Responder;
+pub use pebble::{Pebble, PebbleBuilder};
+pub use solver::{unique_name, PebbleSolver};
+pub use tls_alpn::TlsAlpnResponder;
+pub use verify::verify_chain;
