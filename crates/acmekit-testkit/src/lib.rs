@@ -16,7 +16,7 @@ mod http;
 mod http01;
 mod management;
 mod pebble;
-mod ports;
+pub mod ports;
 mod process;
 mod runtime;
 mod solver;

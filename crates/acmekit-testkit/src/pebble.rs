@@ -32,9 +32,19 @@ const DEFAULT_ENV: &[(&str, &str)] = &[
 pub struct PebbleBuilder {
     env: BTreeMap<String, String>,
     eab_keys: Option<BTreeMap<String, String>>,
+    validation_ports: Option<(u16, u16)>,
 }
 
 impl PebbleBuilder {
+    /// Points Pebble's `httpPort` and `tlsPort` at ports the test serves
+    /// itself (e.g. the CLI's standalone servers) instead of the kit's
+    /// responders. [`Pebble::http_port`] and [`Pebble::tls_port`] then
+    /// return these.
+    pub fn validation_ports(mut self, http: u16, tls: u16) -> Self {
+        self.validation_ports = Some((http, tls));
+        self
+    }
+
     /// Sets an environment variable for Pebble (e.g.
     /// `PEBBLE_WFE_NONCEREJECT=50`), overriding the kit's defaults
     /// `PEBBLE_VA_NOSLEEP=1`, `PEBBLE_WFE_NONCEREJECT=0` and
@@ -77,6 +87,8 @@ pub struct Pebble {
     challtestsrv: ServerProcess,
     http01: Http01Responder,
     tls_alpn01: TlsAlpnResponder,
+    http_port: u16,
+    tls_port: u16,
     ca_pem: String,
     ca_der: Vec<u8>,
     acme_port: u16,
@@ -128,13 +140,13 @@ impl Pebble {
     /// Pebble's `httpPort`: where its VA fetches http-01 responses (served
     /// by [`Pebble::http01`]).
     pub fn http_port(&self) -> u16 {
-        self.http01.port()
+        self.http_port
     }
 
     /// Pebble's `tlsPort`: where its VA dials for tls-alpn-01 (served by
     /// [`Pebble::tls_alpn01`]).
     pub fn tls_port(&self) -> u16 {
-        self.tls_alpn01.port()
+        self.tls_port
     }
 
     /// Base URL of Pebble's management API, `https://127.0.0.1:PORT`.
@@ -193,6 +205,9 @@ impl Pebble {
         }
         let http01 = Http01Responder::start();
         let tls_alpn01 = TlsAlpnResponder::start();
+        let (http_port, tls_port) = builder
+            .validation_ports
+            .unwrap_or((http01.port(), tls_alpn01.port()));
         let acme_port = crate::ports::free_tcp_port();
         let management_port = crate::ports::free_tcp_port();
         let challtestsrv_port = crate::ports::free_tcp_port();
@@ -207,8 +222,8 @@ impl Pebble {
             "managementListenAddress": loopback(management_port).to_string(),
             "certificate": cert_path,
             "privateKey": key_path,
-            "httpPort": http01.port(),
-            "tlsPort": tls_alpn01.port(),
+            "httpPort": http_port,
+            "tlsPort": tls_port,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": builder.eab_keys.is_some(),
         });
@@ -263,6 +278,8 @@ impl Pebble {
             challtestsrv,
             http01,
             tls_alpn01,
+            http_port,
+            tls_port,
             ca_pem: certs.ca_pem,
             ca_der: certs.ca_der,
             acme_port,

@@ -24,7 +24,7 @@ fn claim(port: u16) -> bool {
 const ATTEMPTS: usize = 200;
 
 /// A loopback TCP port that is free right now.
-pub(crate) fn free_tcp_port() -> u16 {
+pub fn free_tcp_port() -> u16 {
     for _ in 0..ATTEMPTS {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .unwrap_or_else(|e| panic!("acmekit-testkit: cannot bind 127.0.0.1:0 (tcp): {e}"));

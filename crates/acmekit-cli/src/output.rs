@@ -1,0 +1,61 @@
+//! What the CLI prints: step lines on stderr (unless `-q`), results on
+//! stdout, or one JSON document with `--json`.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+/// Printing policy.
+#[derive(Debug, Clone)]
+pub struct Out {
+    /// `--json`: one document on stdout, no step lines.
+    pub json: bool,
+    /// `-q`.
+    pub quiet: bool,
+    tty: bool,
+    started: Instant,
+}
+
+impl Out {
+    /// From the global flags.
+    pub fn new(json: bool, quiet: bool) -> Self {
+        Out {
+            json,
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+        }
+    }
+
+    /// A progress line on stderr.
+    pub fn step(&self, msg: impl AsRef<str>) {
+        if self.quiet || self.json {
+            return;
+        }
+        if self.tty {
+            eprintln!(
+                "\x1b[2m{:>6.2}s\x1b[0m {}",
+                self.started.elapsed().as_secs_f64(),
+                msg.as_ref()
+            );
+        } else {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// A result line on stdout (not in JSON mode).
+    pub fn result(&self, msg: impl AsRef<str>) {
+        if !self.json {
+            println!("{}", msg.as_ref());
+        }
+    }
+
+    /// The JSON document (in JSON mode).
+    pub fn document(&self, value: &serde_json::Value) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            );
+        }
+    }
+}
