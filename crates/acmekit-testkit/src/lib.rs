@@ -10,11 +10,15 @@
 //! [`verify_chain`] checks an issued certificate chain.
 //!
 //! Pebble must be installed (Debian package `pebble`).
+//!
+//! For what Pebble 2.4 lacks, [`MockAcme`] is a scripted mock ACME server
+//! (renewalInfo, profiles, `alreadyReplaced`, malformed replies).
 
 mod certs;
 mod http;
 mod http01;
 mod management;
+mod mock;
 mod pebble;
 mod ports;
 mod process;
@@ -28,6 +32,7 @@ mod verify;
 mod tests;
 
 pub use http01::Http01Responder;
+pub use mock::{MockAcme, MockAcmeBuilder, MockResponse, RecordedRequest, Route};
 pub use pebble::{Pebble, PebbleBuilder};
 pub use solver::{unique_name, PebbleSolver};
 pub use tls_alpn::TlsAlpnResponder;
