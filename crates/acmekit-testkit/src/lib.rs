@@ -10,11 +10,18 @@
 //! [`verify_chain`] checks an issued certificate chain.
 //!
 //! Pebble must be installed (Debian package `pebble`).
+//!
+//! For what Pebble 2.4 lacks, [`MockAcme`] is a scripted mock ACME server
+//! (renewalInfo, profiles, `alreadyReplaced`, malformed replies), and
+//! [`Acme2Certifier`] runs acme2certifier, a second independent ACME server
+//! (Python, installed once per machine into a cached venv), for interop.
 
+mod a2c;
 mod certs;
 mod http;
 mod http01;
 mod management;
+mod mock;
 mod pebble;
 pub mod ports;
 mod process;
@@ -27,8 +34,10 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use a2c::{Acme2Certifier, Acme2CertifierBuilder};
 pub use http01::Http01Responder;
+pub use mock::{MockAcme, MockAcmeBuilder, MockResponse, RecordedRequest, Route};
 pub use pebble::{Pebble, PebbleBuilder};
-pub use solver::{unique_name, PebbleSolver};
+pub use solver::{unique_name, NoopSolver, PebbleSolver};
 pub use tls_alpn::TlsAlpnResponder;
 pub use verify::verify_chain;

@@ -1,5 +1,6 @@
 //! [`PebbleSolver`]: an `acmekit::Solver` that publishes challenges through
-//! the kit's responders and challtestsrv's DNS, for tests and the demo.
+//! the kit's responders and challtestsrv's DNS, for tests and the demo; and
+//! [`NoopSolver`] for servers that do not validate.
 
 use acmekit::http::BoxFuture;
 use acmekit::{ChallengeTask, ChallengeType, Proof, Solver, SolverError};
@@ -83,6 +84,31 @@ impl Solver for PebbleSolver<'_> {
             }
             Ok(())
         })
+    }
+}
+
+/// Chooses http-01 (else dns-01, else tls-alpn-01) and publishes nothing:
+/// for servers that do not validate, such as the kit's
+/// [`Acme2Certifier`](crate::Acme2Certifier), where every challenge turns
+/// valid when answered.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoopSolver;
+
+impl Solver for NoopSolver {
+    fn preferences(&self) -> &[ChallengeType] {
+        &[
+            ChallengeType::Http01,
+            ChallengeType::Dns01,
+            ChallengeType::TlsAlpn01,
+        ]
+    }
+
+    fn present<'a>(&'a self, _: &'a ChallengeTask) -> BoxFuture<'a, Result<(), SolverError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn cleanup<'a>(&'a self, _: &'a ChallengeTask) -> BoxFuture<'a, Result<(), SolverError>> {
+        Box::pin(async { Ok(()) })
     }
 }
 

@@ -6,6 +6,7 @@ use http::Method;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -215,6 +216,17 @@ impl Client {
         &self.inner.directory
     }
 
+    /// The certificate profiles the server offers (the directory's
+    /// `meta.profiles`: name → description); empty when it offers none.
+    pub fn profiles(&self) -> &BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        self.inner
+            .directory
+            .meta
+            .as_ref()
+            .map_or(&NONE, |m| &m.profiles)
+    }
+
     /// Counters of what this client (and its clones) sent so far.
     pub fn stats(&self) -> ClientStats {
         let c = &self.inner.stats;
@@ -355,6 +367,24 @@ impl Client {
             }
             return Err(err);
         }
+    }
+
+    /// An unauthenticated GET (renewalInfo): keeps the reply's nonce and
+    /// turns a non-2xx reply into an error.
+    pub(crate) async fn get(
+        &self,
+        url: &str,
+        accept: Option<&'static str>,
+    ) -> Result<HttpResponse> {
+        debug!(%url, "GET");
+        let resp = self
+            .send(Method::GET, url, None, Bytes::new(), accept)
+            .await?;
+        self.keep_nonce(&resp);
+        if !resp.status.is_success() {
+            return Err(error_from_response(url, &resp));
+        }
+        Ok(resp)
     }
 
     /// `post` and parse the JSON body.

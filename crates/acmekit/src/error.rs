@@ -103,6 +103,15 @@ pub enum Error {
     /// The directory lacks something this operation needs.
     #[error("the ACME server does not support {0}")]
     Unsupported(String),
+    /// The order asks for a certificate profile the server does not
+    /// advertise in its directory; nothing was sent.
+    #[error("the ACME server does not offer the certificate profile {profile:?} ({})", offered_profiles(.offered))]
+    UnknownProfile {
+        /// The profile asked for.
+        profile: String,
+        /// The profiles the directory advertises (may be empty).
+        offered: Vec<String>,
+    },
     /// The caller passed an argument that cannot work.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -112,6 +121,14 @@ fn retry_hint(at: Option<SystemTime>) -> String {
     match at {
         Some(t) => format!("; retry after {}", httpdate::fmt_http_date(t)),
         None => String::new(),
+    }
+}
+
+fn offered_profiles(offered: &[String]) -> String {
+    if offered.is_empty() {
+        "it advertises no profiles".to_owned()
+    } else {
+        format!("it offers: {}", offered.join(", "))
     }
 }
 

@@ -24,6 +24,7 @@
 //! re-signs on `badNonce`.
 
 mod account;
+mod ari;
 mod authz;
 mod cert;
 pub mod challenge;
@@ -40,6 +41,10 @@ mod problem;
 mod types;
 
 pub use account::{Account, AccountCredentials, NewAccount};
+pub use ari::{
+    certificate_id, RenewalInfo, SuggestedWindow, DEFAULT_CHECK_INTERVAL, MAX_CHECK_INTERVAL,
+    MIN_CHECK_INTERVAL,
+};
 pub use authz::{Authorization, Challenge};
 pub use cert::{certificate_info, CertificateChain, CertificateInfo, PEM_CHAIN};
 pub use challenge::{Dns01, Http01, Proof, TlsAlpn01};

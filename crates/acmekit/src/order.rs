@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
 use time::OffsetDateTime;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::account::Account;
 use crate::error::{Error, Result};
@@ -108,19 +108,56 @@ struct NewOrderPayload<'a> {
 
 impl Account {
     /// Creates an order (POST newOrder).
+    ///
+    /// - **Profile.** A `profile` the directory does not advertise in
+    ///   `meta.profiles` is refused before anything is sent
+    ///   ([`Error::UnknownProfile`], listing the ones it offers).
+    /// - **Replaces.** When the server refuses `replaces` (RFC 9773 §5) with
+    ///   `alreadyReplaced`, or with `malformed` naming the certificate ID or
+    ///   the field, the order is placed once more without it and a warning is
+    ///   logged: the renewal goes ahead, only without ARI's benefits (such as
+    ///   Let's Encrypt's rate-limit exemption).
     pub async fn new_order(&self, new: &NewOrder) -> Result<Order> {
         if new.identifiers.is_empty() {
             return Err(Error::InvalidArgument(
                 "an order needs at least one identifier".into(),
             ));
         }
+        if let Some(profile) = &new.profile {
+            let offered = self.client().profiles();
+            if !offered.contains_key(profile) {
+                return Err(Error::UnknownProfile {
+                    profile: profile.clone(),
+                    offered: offered.keys().cloned().collect(),
+                });
+            }
+        }
+        let Some(replaces) = new.replaces.as_deref() else {
+            return self.post_new_order(new, None).await;
+        };
+        match self.post_new_order(new, Some(replaces)).await {
+            Err(e) if refuses_replaces(&e, replaces) => {
+                warn!(
+                    replaces,
+                    error = %e,
+                    "the server refused newOrder's `replaces`; ordering again without it \
+                     (this renewal is not marked as replacing the certificate)"
+                );
+                self.post_new_order(new, None).await
+            }
+            other => other,
+        }
+    }
+
+    /// POST newOrder once, with or without `replaces`.
+    async fn post_new_order(&self, new: &NewOrder, replaces: Option<&str>) -> Result<Order> {
         let url = &self.client().directory().new_order;
         let payload = serde_json::to_vec(&NewOrderPayload {
             identifiers: &new.identifiers,
             not_before: new.not_before,
             not_after: new.not_after,
             profile: new.profile.as_deref(),
-            replaces: new.replaces.as_deref(),
+            replaces,
         })
         .expect("payload serializes");
         let (mut order, resp): (Order, _) = self.post_json(url, Some(&payload)).await?;
@@ -241,6 +278,24 @@ impl Account {
     }
 }
 
+/// True when newOrder's refusal is about its `replaces` field: the type
+/// RFC 9773 §5 defines for it (`alreadyReplaced`), or `malformed` whose
+/// detail names the certificate ID or the field (how servers predating
+/// `alreadyReplaced`, and some since, refuse an ID they do not accept).
+fn refuses_replaces(err: &Error, cert_id: &str) -> bool {
+    let Some(problem) = err.problem() else {
+        return false;
+    };
+    match problem.kind() {
+        ProblemType::AlreadyReplaced => true,
+        ProblemType::Malformed => problem
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains(cert_id) || d.to_ascii_lowercase().contains("replaces")),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +346,34 @@ mod tests {
             order.expires, None,
             "an unparsable date does not fail the order"
         );
+    }
+
+    #[test]
+    fn which_refusals_are_about_replaces() {
+        let id = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE";
+        let refusal = |kind: &str, detail: &str| {
+            let problem: Problem = serde_json::from_value(serde_json::json!({
+                "type": format!("urn:ietf:params:acme:error:{kind}"),
+                "detail": detail,
+            }))
+            .unwrap();
+            Error::from_problem("https://ca/new-order", problem, None)
+        };
+        assert!(refuses_replaces(&refusal("alreadyReplaced", "x"), id));
+        assert!(refuses_replaces(
+            &refusal("malformed", &format!("certificate {id} not found")),
+            id
+        ));
+        assert!(refuses_replaces(
+            &refusal("malformed", "invalid Replaces field"),
+            id
+        ));
+        assert!(!refuses_replaces(
+            &refusal("malformed", "bad identifier"),
+            id
+        ));
+        assert!(!refuses_replaces(&refusal("rateLimited", id), id));
+        assert!(!refuses_replaces(&Error::invalid("u", id), id));
     }
 
     #[test]

@@ -1,4 +1,7 @@
-//! Tests against a real Pebble (they need it installed).
+//! Tests against a real Pebble (they need it installed), and of the other
+//! servers the kit runs (`servers`).
+
+mod servers;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
