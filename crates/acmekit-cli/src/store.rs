@@ -119,6 +119,27 @@ pub struct CertMeta {
     /// How challenges were answered, reused by `renew`.
     #[serde(default)]
     pub solver: crate::cli::SolverArgs,
+    /// The last renewal information (RFC 9773) the server gave, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ari: Option<AriState>,
+}
+
+/// Renewal information as last fetched, with the renewal time picked once
+/// inside the window (picking again on every run would skew renewals
+/// toward the start of the window).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AriState {
+    /// Suggested window start, RFC 3339.
+    pub window_start: String,
+    /// Suggested window end, RFC 3339.
+    pub window_end: String,
+    /// The renewal time picked inside the window, RFC 3339.
+    pub renew_at: String,
+    /// Do not ask again before this, RFC 3339 (from Retry-After).
+    pub next_check: String,
+    /// The server's explanation page, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation_url: Option<String>,
 }
 
 /// An order in flight, saved before the order is worked so that a killed

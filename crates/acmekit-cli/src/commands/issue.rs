@@ -61,6 +61,7 @@ pub async fn run(ctx: &Ctx, mut args: IssueArgs) -> Result<()> {
         profile: args.profile.clone(),
         preferred_chain: args.preferred_chain.clone(),
         solver_args: args.solver.clone(),
+        replaces: None,
     };
     let (dir, meta) = obtain::obtain(ctx, &account, &request, &solver).await?;
     ctx.out.result(format!(

@@ -26,6 +26,8 @@ pub struct Request<'a> {
     pub preferred_chain: Option<String>,
     /// How challenges are answered (kept for renewals).
     pub solver_args: crate::cli::SolverArgs,
+    /// ARI certificate ID of the certificate this one replaces.
+    pub replaces: Option<String>,
 }
 
 /// Obtains the certificate and writes the files; returns its metadata.
@@ -55,6 +57,7 @@ pub async fn obtain(
             };
             let mut new = NewOrder::new(ids.clone());
             new.profile = req.profile.clone();
+            new.replaces = req.replaces.clone();
             ctx.out.step(format!(
                 "Ordering a certificate for {}",
                 req.names.join(", ")
@@ -111,9 +114,10 @@ pub async fn obtain(
         serial: info.serial_hex.clone(),
         not_before: fmt(info.not_before),
         not_after: fmt(info.not_after),
-        ari_cert_id: None,
+        ari_cert_id: acmekit::certificate_id(issued.chain.leaf()).ok(),
         preferred_chain: req.preferred_chain.clone(),
         solver: req.solver_args.clone(),
+        ari: None,
     };
     write_certificate(&dir, &issued.chain, key.as_ref(), &meta)?;
     // Only now is the order done: a run killed before this line finds

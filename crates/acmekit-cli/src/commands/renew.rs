@@ -28,20 +28,45 @@ pub async fn run(ctx: &Ctx, args: RenewArgs) -> Result<()> {
         None => all,
     };
     let now = SystemTime::now();
+    let ari_wanted = selected
+        .iter()
+        .any(|(_, m)| m.ari_cert_id.is_some() && m.server == ctx.settings.server);
     let deploy_hook = args
         .deploy_hook
         .clone()
         .or_else(|| ctx.settings.file.deploy_hook.clone());
     let mut report = Vec::new();
     let mut failures = 0;
-    let mut client = None;
-    for (_, meta) in selected {
-        let due = schedule::is_due(&meta, now)?;
+    let mut client = if ari_wanted {
+        Some(ctx.client().await?)
+    } else {
+        None
+    };
+    for (dir, mut meta) in selected {
+        if let Some(c) = client
+            .as_ref()
+            .filter(|_| meta.server == ctx.settings.server)
+        {
+            let before = meta.ari.clone();
+            if let Some(warning) = schedule::refresh_ari(c, &mut meta, now).await {
+                tracing::warn!("{}: {warning}", meta.names[0]);
+            }
+            if meta.ari != before {
+                crate::store::write_atomic(
+                    &dir.join("meta.json"),
+                    serde_json::to_string_pretty(&meta)?.as_bytes(),
+                    0o644,
+                )?;
+            }
+        }
+        let due = schedule::is_due(&meta, SystemTime::now())?;
         if !due && !args.force {
-            ctx.out.result(format!(
-                "{}: not due (expires {})",
-                meta.names[0], meta.not_after
-            ));
+            let when = match &meta.ari {
+                Some(a) => format!("renewal suggested by the CA at {}", a.renew_at),
+                None => format!("expires {}", meta.not_after),
+            };
+            ctx.out
+                .result(format!("{}: not due ({when})", meta.names[0]));
             report.push(
                 json!({"name": meta.names[0], "renewed": false, "not_after": meta.not_after}),
             );
@@ -69,6 +94,10 @@ pub async fn run(ctx: &Ctx, args: RenewArgs) -> Result<()> {
                 profile: meta.profile.clone(),
                 preferred_chain: meta.preferred_chain.clone(),
                 solver_args: meta.solver.clone(),
+                replaces: meta
+                    .ari_cert_id
+                    .clone()
+                    .filter(|_| client.directory().renewal_info.is_some()),
             };
             let (dir, new_meta) = obtain::obtain(ctx, &account, &request, &solver).await?;
             if let Some(hook) = &deploy_hook {

@@ -29,9 +29,56 @@ pub fn parse(t: &str) -> Result<SystemTime> {
         .into())
 }
 
-/// Due now?
+/// Due now? The renewal time picked from the server's renewal
+/// information wins; else the lifetime rule.
 pub fn is_due(meta: &CertMeta, now: SystemTime) -> Result<bool> {
+    if let Some(ari) = &meta.ari {
+        return Ok(now >= parse(&ari.renew_at)?);
+    }
     Ok(now >= due_at(parse(&meta.not_before)?, parse(&meta.not_after)?))
+}
+
+/// Formats a time as RFC 3339.
+pub fn format(t: SystemTime) -> String {
+    OffsetDateTime::from(t).format(&Rfc3339).unwrap_or_default()
+}
+
+/// Refreshes `meta.ari` from the server when it offers renewal information
+/// and the last answer's Retry-After has passed. Keeps the picked renewal
+/// time while the window is unchanged. Returns a warning when the server
+/// could not be asked (the previous state, or the lifetime rule, applies).
+pub async fn refresh_ari(
+    client: &acmekit::Client,
+    meta: &mut CertMeta,
+    now: SystemTime,
+) -> Option<String> {
+    let id = meta.ari_cert_id.clone()?;
+    client.directory().renewal_info.as_ref()?;
+    if let Some(ari) = &meta.ari {
+        if parse(&ari.next_check).is_ok_and(|t| now < t) {
+            return None;
+        }
+    }
+    let info = match client.renewal_info_by_id(&id).await {
+        Ok(info) => info,
+        Err(e) => return Some(format!("could not fetch renewal information: {e}")),
+    };
+    let (start, end) = (
+        format(info.suggested_window.start),
+        format(info.suggested_window.end),
+    );
+    let renew_at = match &meta.ari {
+        Some(old) if old.window_start == start && old.window_end == end => old.renew_at.clone(),
+        _ => format(info.random_renewal_time()),
+    };
+    meta.ari = Some(crate::store::AriState {
+        window_start: start,
+        window_end: end,
+        renew_at,
+        next_check: format(info.next_check(now)),
+        explanation_url: info.explanation_url.clone(),
+    });
+    None
 }
 
 #[cfg(test)]
