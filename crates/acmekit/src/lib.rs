@@ -26,6 +26,7 @@
 mod account;
 mod authz;
 mod cert;
+mod chain;
 pub mod challenge;
 mod client;
 mod csr;
@@ -42,6 +43,7 @@ mod types;
 pub use account::{Account, AccountCredentials, NewAccount};
 pub use authz::{Authorization, Challenge};
 pub use cert::{certificate_info, CertificateChain, CertificateInfo, PEM_CHAIN};
+pub use chain::{select_chain, MAX_ALTERNATE_CHAINS, MAX_UP_LINKS};
 pub use challenge::{Dns01, Http01, Proof, TlsAlpn01};
 pub use client::{Client, ClientBuilder, ClientStats, MAX_BAD_NONCE_RETRIES};
 pub use csr::CertificateKey;
