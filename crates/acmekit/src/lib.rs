@@ -38,6 +38,7 @@ mod key;
 mod order;
 mod poll;
 mod problem;
+mod revoke;
 mod types;
 
 pub use account::{Account, AccountCredentials, NewAccount};
@@ -53,6 +54,7 @@ pub use key::{AccountKey, Jwk, KeyType};
 pub use order::{NewOrder, Order};
 pub use poll::PollPolicy;
 pub use problem::{Problem, ProblemType};
+pub use revoke::{revoke_with_certificate_key, RevocationReason};
 pub use types::{
     AccountResource, AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Directory,
     DirectoryMeta, Identifier, IdentifierType, OrderStatus,

@@ -1,11 +1,12 @@
 //! After issuance, against a real Pebble: alternate chains
-//! (`PEBBLE_ALTERNATE_ROOTS`) each verified against its own root, and chain
-//! preference.
+//! (`PEBBLE_ALTERNATE_ROOTS`) each verified against its own root, chain
+//! preference, and revocation by account key and by certificate key.
 
 use acmekit::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, HyperTransport};
 use acmekit::{
-    certificate_info, select_chain, Account, AccountKey, CertificateChain, Client, Identifier,
-    IssueRequest, Issued, KeyType, NewAccount,
+    certificate_info, revoke_with_certificate_key, select_chain, Account, AccountKey,
+    CertificateChain, CertificateKey, Client, Identifier, IssueRequest, Issued, KeyType,
+    NewAccount, ProblemType, RevocationReason,
 };
 use acmekit_testkit::{unique_name, verify_chain, Pebble, PebbleSolver};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -252,4 +253,134 @@ async fn issue_with_a_preferred_chain() {
     assert_eq!(verifying_roots(&issued.chain, &roots, &name), [0]);
     let cert_url = issued.order.certificate.clone().unwrap();
     assert_eq!(alternate_requests(&urls, &cert_url), ALTERNATE_ROOTS);
+}
+
+/// Pebble's revocation status of `chain`'s certificate: "Valid" or "Revoked",
+/// and the reason code it recorded.
+async fn status(pebble: &Pebble, chain: &CertificateChain) -> (String, Option<u64>) {
+    let serial = certificate_info(chain.leaf()).unwrap().serial_hex;
+    let status = pebble.cert_status(&serial).await;
+    (
+        status["Status"].as_str().unwrap_or_default().to_owned(),
+        status["Reason"].as_u64(),
+    )
+}
+
+#[tokio::test]
+async fn revoke_with_the_account_key() {
+    let pebble = Pebble::shared();
+    let account = account(pebble).await;
+    let issued = issue(pebble, &account, for_name(&unique_name())).await;
+    assert_eq!(status(pebble, &issued.chain).await.0, "Valid");
+    account
+        .revoke(issued.chain.leaf(), Some(RevocationReason::Superseded))
+        .await
+        .unwrap();
+    assert_eq!(
+        status(pebble, &issued.chain).await,
+        ("Revoked".to_owned(), Some(4))
+    );
+
+    // RFC 8555 §7.6: "alreadyRevoked" the second time.
+    let err = account
+        .revoke(issued.chain.leaf(), Some(RevocationReason::Superseded))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.problem_type(),
+        Some(ProblemType::AlreadyRevoked),
+        "{err}"
+    );
+    assert!(err.to_string().contains("revoke"), "{err}");
+}
+
+#[tokio::test]
+async fn revoke_with_the_certificate_key() {
+    let pebble = Pebble::shared();
+    let account = account(pebble).await;
+    let issued = issue(pebble, &account, for_name(&unique_name())).await;
+    // The key as it would be read back from disk.
+    let key = CertificateKey::from_pem(&issued.key.as_ref().unwrap().to_pem()).unwrap();
+    // No account involved: a fresh client, the JWS carries the key as jwk.
+    let client = client(pebble).await;
+    revoke_with_certificate_key(
+        &client,
+        issued.chain.leaf(),
+        &key,
+        Some(RevocationReason::KeyCompromise),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        status(pebble, &issued.chain).await,
+        ("Revoked".to_owned(), Some(1))
+    );
+    let err = revoke_with_certificate_key(&client, issued.chain.leaf(), &key, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.problem_type(),
+        Some(ProblemType::AlreadyRevoked),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn revoke_with_an_rsa_certificate_key_and_no_reason() {
+    let pebble = Pebble::shared();
+    let account = account(pebble).await;
+    let mut request = for_name(&unique_name());
+    request.key_type = KeyType::Rs256_2048;
+    let issued = issue(pebble, &account, request).await;
+    let client = client(pebble).await;
+    revoke_with_certificate_key(
+        &client,
+        issued.chain.leaf(),
+        issued.key.as_ref().unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(pebble, &issued.chain).await.0, "Revoked");
+}
+
+#[tokio::test]
+async fn an_undefined_reason_is_bad_revocation_reason() {
+    let pebble = Pebble::shared();
+    let account = account(pebble).await;
+    let issued = issue(pebble, &account, for_name(&unique_name())).await;
+    let err = account
+        .revoke(issued.chain.leaf(), Some(RevocationReason::from_code(7)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.problem_type(),
+        Some(ProblemType::BadRevocationReason),
+        "{err}"
+    );
+    assert_eq!(status(pebble, &issued.chain).await.0, "Valid");
+}
+
+#[tokio::test]
+async fn someone_elses_certificate_or_key_is_refused() {
+    let pebble = Pebble::shared();
+    let owner = account(pebble).await;
+    let issued = issue(pebble, &owner, for_name(&unique_name())).await;
+
+    // An account that neither issued it nor holds authorizations for it.
+    let stranger = account(pebble).await;
+    let err = stranger
+        .revoke(issued.chain.leaf(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.problem_type(), Some(ProblemType::Unauthorized), "{err}");
+
+    // A key that is not the certificate's.
+    let other_key = CertificateKey::generate(KeyType::Es256).unwrap();
+    let err =
+        revoke_with_certificate_key(&client(pebble).await, issued.chain.leaf(), &other_key, None)
+            .await
+            .unwrap_err();
+    assert!(err.problem().is_some(), "a server refusal: {err:?}");
+    assert_eq!(status(pebble, &issued.chain).await.0, "Valid");
 }
