@@ -252,7 +252,7 @@ impl Account {
                     .collect(),
             })?
             .clone();
-        let proof = Proof::new(&challenge, &identifier, self.key())?;
+        let proof = Proof::for_account(&challenge, &identifier, self)?;
         Ok(ChallengeTask {
             identifier,
             authorization_url: authz.url,
