@@ -70,6 +70,18 @@ impl Pebble {
         self.management_ok("/roots/0").await.text()
     }
 
+    /// Pebble's root certificate number `n` (PEM): `GET /roots/<n>` on the
+    /// management API. With `PEBBLE_ALTERNATE_ROOTS=k` Pebble has roots
+    /// `0..=k`, one per certificate chain it offers (root 0 heads the
+    /// default chain); [`Pebble::root_pem`] is `root_pem_n(0)`.
+    ///
+    /// # Panics
+    ///
+    /// If Pebble does not answer 200 (e.g. no root number `n`).
+    pub async fn root_pem_n(&self, n: usize) -> String {
+        self.management_ok(&format!("/roots/{n}")).await.text()
+    }
+
     /// Pebble's issuing intermediate certificate (PEM): `GET
     /// /intermediates/0` on the management API.
     ///

@@ -202,9 +202,86 @@ mod tests {
             ChallengeType::Unknown("x-future-01".into())
         );
         assert_eq!(authz.certificate_identifier().value, "*.example.org");
+        assert_eq!(
+            authz.challenges[0].issuer_domain_names().unwrap(),
+            ["ca.example"]
+        );
         let err = validation_failed(authz);
         assert_eq!(err.problem_type(), Some(ProblemType::Dns));
         assert!(err.to_string().contains("*.example.org"));
         assert!(err.to_string().contains("NXDOMAIN"));
+    }
+
+    /// The drafts' own challenge objects (draft-ietf-acme-dns-account-label
+    /// §3, draft-ietf-acme-dns-persist-02 §3.1 Figure 1), and unknown types
+    /// shaped in ways this library has never seen: all parse, nothing is
+    /// lost, and serializing gives the members back without `null`s.
+    #[test]
+    fn draft_and_unknown_challenges_parse() {
+        let authz: Authorization = serde_json::from_str(
+            r#"{
+              "status": "pending",
+              "identifier": { "type": "dns", "value": "www.example.org" },
+              "challenges": [
+                {
+                  "type": "dns-account-01",
+                  "url": "https://example.com/acme/chall/i00MGYwLWIx",
+                  "status": "pending",
+                  "token": "ODE4OWY4NTktYjhmYS00YmY1LTk5MDgtZTFjYTZmNjZlYTUx"
+                },
+                {
+                  "type": "dns-persist-01",
+                  "url": "https://ca.example/acme/authz/1234/0",
+                  "status": "pending",
+                  "issuerDomainNames": ["authority.example", "ca.example.net"]
+                },
+                {
+                  "type": "x-quantum-01",
+                  "url": "https://ca.example/acme/chall/q",
+                  "status": "x-paused",
+                  "nonce": { "a": [1, 2, null] },
+                  "validationMethods": null
+                }
+              ]
+            }"#,
+        )
+        .unwrap();
+        let kinds: Vec<&ChallengeType> = authz.challenges.iter().map(|c| &c.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &ChallengeType::DnsAccount01,
+                &ChallengeType::DnsPersist01,
+                &ChallengeType::Unknown("x-quantum-01".into())
+            ]
+        );
+        let account = &authz.challenges[0];
+        assert_eq!(
+            account.token.as_deref(),
+            Some("ODE4OWY4NTktYjhmYS00YmY1LTk5MDgtZTFjYTZmNjZlYTUx")
+        );
+        assert!(account.is_computable());
+        let persist = &authz.challenges[1];
+        assert_eq!(persist.token, None);
+        assert_eq!(
+            persist.issuer_domain_names().unwrap(),
+            ["authority.example", "ca.example.net"]
+        );
+        let unknown = &authz.challenges[2];
+        assert_eq!(unknown.status, ChallengeStatus::Unknown("x-paused".into()));
+        assert!(!unknown.is_computable());
+        assert_eq!(unknown.extra["nonce"]["a"][1], 2);
+        assert!(unknown.issuer_domain_names().is_err());
+
+        let back = serde_json::to_value(persist).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({
+                "type": "dns-persist-01",
+                "url": "https://ca.example/acme/authz/1234/0",
+                "status": "pending",
+                "issuerDomainNames": ["authority.example", "ca.example.net"]
+            })
+        );
     }
 }

@@ -1,12 +1,11 @@
-//! Issued certificates: download the PEM chain (RFC 8555 §7.4.2) and read
-//! what a user wants to know from it.
+//! Issued certificates: the PEM chain (RFC 8555 §7.4.2) and what a user
+//! wants to know from it. Downloading is in `chain`.
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use std::time::SystemTime;
 use x509_parser::prelude::*;
 
-use crate::account::Account;
 use crate::error::{Error, Result};
 
 /// The media type of a PEM certificate chain (RFC 8555 §9.1).
@@ -17,6 +16,7 @@ pub const PEM_CHAIN: &str = "application/pem-certificate-chain";
 pub struct CertificateChain {
     pem: String,
     certificates: Vec<CertificateDer<'static>>,
+    alternate_urls: Vec<String>,
 }
 
 /// What a certificate says about itself.
@@ -64,7 +64,20 @@ impl CertificateChain {
         Ok(CertificateChain {
             pem: pem.to_owned(),
             certificates,
+            alternate_urls: Vec::new(),
         })
+    }
+
+    /// URLs of alternate chains for the same certificate that the server
+    /// linked with `rel="alternate"` when this chain was downloaded (RFC
+    /// 8555 §7.4.2); empty for a chain read with [`Self::from_pem`].
+    pub fn alternate_urls(&self) -> &[String] {
+        &self.alternate_urls
+    }
+
+    pub(crate) fn with_alternate_urls(mut self, urls: Vec<String>) -> Self {
+        self.alternate_urls = urls;
+        self
     }
 
     /// The whole chain as PEM, as the server sent it.
@@ -144,16 +157,6 @@ pub fn certificate_info(der: &[u8]) -> Result<CertificateInfo> {
         not_before: to_system(cert.validity().not_before),
         not_after: to_system(cert.validity().not_after),
     })
-}
-
-impl Account {
-    /// Downloads a certificate chain (POST-as-GET the certificate URL).
-    pub async fn download_certificate(&self, url: &str) -> Result<CertificateChain> {
-        let resp = self.post(url, None, Some(PEM_CHAIN)).await?;
-        let pem = std::str::from_utf8(&resp.body)
-            .map_err(|_| Error::invalid(url, "the certificate chain is not UTF-8 text"))?;
-        CertificateChain::from_pem(pem).map_err(|e| Error::invalid(url, e.to_string()))
-    }
 }
 
 #[cfg(test)]

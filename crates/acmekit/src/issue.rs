@@ -80,6 +80,12 @@ pub struct IssueRequest {
     pub key_type: KeyType,
     /// A CSR (DER) to send instead of generating a key.
     pub csr: Option<Vec<u8>>,
+    /// The common name of the root the chain should lead to (e.g.
+    /// `ISRG Root X1`): when set and the default chain leads elsewhere,
+    /// the alternate chains (RFC 8555 §7.4.2) are fetched until one
+    /// matches; none matching keeps the default chain. When unset, no
+    /// alternate is fetched. See [`crate::select_chain`].
+    pub preferred_chain: Option<String>,
 }
 
 impl IssueRequest {
@@ -161,7 +167,10 @@ impl Account {
                 "the order is valid but names no certificate URL",
             ));
         };
-        let chain = self.download_certificate(&cert_url).await?;
+        let chain = match &request.preferred_chain {
+            Some(issuer) => self.download_preferred_chain(&cert_url, issuer).await?,
+            None => self.download_certificate(&cert_url).await?,
+        };
         Ok(Issued { order, chain, key })
     }
 
@@ -243,7 +252,7 @@ impl Account {
                     .collect(),
             })?
             .clone();
-        let proof = Proof::new(&challenge, &identifier, self.key())?;
+        let proof = Proof::for_account(&challenge, &identifier, self)?;
         Ok(ChallengeTask {
             identifier,
             authorization_url: authz.url,

@@ -27,9 +27,11 @@ mod account;
 mod ari;
 mod authz;
 mod cert;
+mod chain;
 pub mod challenge;
 mod client;
 mod csr;
+mod dns_persist;
 mod error;
 pub mod http;
 mod issue;
@@ -38,6 +40,7 @@ mod key;
 mod order;
 mod poll;
 mod problem;
+mod revoke;
 mod types;
 
 pub use account::{Account, AccountCredentials, NewAccount};
@@ -47,7 +50,8 @@ pub use ari::{
 };
 pub use authz::{Authorization, Challenge};
 pub use cert::{certificate_info, CertificateChain, CertificateInfo, PEM_CHAIN};
-pub use challenge::{Dns01, Http01, Proof, TlsAlpn01};
+pub use chain::{select_chain, MAX_ALTERNATE_CHAINS, MAX_UP_LINKS};
+pub use challenge::{Dns01, DnsAccount01, DnsPersist01, Http01, Proof, TlsAlpn01};
 pub use client::{Client, ClientBuilder, ClientStats, MAX_BAD_NONCE_RETRIES};
 pub use csr::CertificateKey;
 pub use error::{Error, Result};
@@ -56,6 +60,7 @@ pub use key::{AccountKey, Jwk, KeyType};
 pub use order::{NewOrder, Order};
 pub use poll::PollPolicy;
 pub use problem::{Problem, ProblemType};
+pub use revoke::{revoke_with_certificate_key, RevocationReason};
 pub use types::{
     AccountResource, AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Directory,
     DirectoryMeta, Identifier, IdentifierType, OrderStatus,

@@ -249,6 +249,15 @@ pub struct DirectoryMeta {
     /// Certificate profiles the CA offers: name → description.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profiles: BTreeMap<String, String>,
+    /// The issuer domain names a dns-persist-01 record may name, known
+    /// before any order (draft-ietf-acme-dns-persist-02 §3.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issuer_domain_names: Vec<String>,
+    /// The prefix of dns-persist-01 hashed account URIs
+    /// (draft-ietf-acme-dns-persist-02 §4.1); servers of earlier drafts
+    /// have none and expect the account URL itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_hash_prefix: Option<String>,
 }
 
 /// The account object (RFC 8555 §7.1.2).
