@@ -100,6 +100,19 @@ pub enum Error {
     /// A CSR or certificate could not be built or parsed.
     #[error("certificate error: {0}")]
     Certificate(String),
+    /// The directory says new accounts need external account binding
+    /// (`meta.externalAccountRequired`) and none was given. Nothing was sent.
+    /// [`Error::problem_type`] reports it as
+    /// [`ProblemType::ExternalAccountRequired`], like the server's own refusal.
+    #[error(
+        "the ACME server at {directory} requires external account binding: set \
+         NewAccount::external_account_binding to the key ID and MAC key your CA gave you \
+         (ExternalAccountBinding::new(kid, mac_key))"
+    )]
+    ExternalAccountRequired {
+        /// The directory URL.
+        directory: String,
+    },
     /// The directory lacks something this operation needs.
     #[error("the ACME server does not support {0}")]
     Unsupported(String),
@@ -132,9 +145,15 @@ impl Error {
         }
     }
 
-    /// The problem type, if the server sent one.
+    /// The problem type, if the server sent one; also
+    /// [`ProblemType::ExternalAccountRequired`] for
+    /// [`Error::ExternalAccountRequired`], so a caller matches one type
+    /// whether the directory or the server said it.
     pub fn problem_type(&self) -> Option<ProblemType> {
-        self.problem().map(Problem::kind)
+        match self {
+            Error::ExternalAccountRequired { .. } => Some(ProblemType::ExternalAccountRequired),
+            _ => self.problem().map(Problem::kind),
+        }
     }
 
     /// When the server asked us to retry, if it did.
