@@ -113,6 +113,17 @@ pub enum Error {
         /// The directory URL.
         directory: String,
     },
+    /// Key rollover refused: the new key already belongs to an account
+    /// (RFC 8555 §7.3.5: 409 Conflict). Nothing changed; the account keeps
+    /// its old key.
+    #[error("the new account key already belongs to {}; roll over to a freshly generated key", .account.as_deref().unwrap_or("another account"))]
+    KeyInUse {
+        /// The keyChange URL.
+        url: String,
+        /// The URL of the account that holds the key, if the server said
+        /// (the `Location` header).
+        account: Option<String>,
+    },
     /// The directory lacks something this operation needs.
     #[error("the ACME server does not support {0}")]
     Unsupported(String),

@@ -24,6 +24,7 @@
 //! re-signs on `badNonce`.
 
 mod account;
+mod account_update;
 mod authz;
 mod cert;
 pub mod challenge;
@@ -35,9 +36,12 @@ pub mod http;
 mod issue;
 mod jws;
 mod key;
+mod key_change;
 mod order;
 mod poll;
 mod problem;
+#[cfg(test)]
+mod test_support;
 mod types;
 
 pub use account::{Account, AccountCredentials, NewAccount};

@@ -9,10 +9,10 @@
 
 use acmekit::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, HyperTransport};
 use acmekit::{
-    Account, AccountKey, AccountStatus, Client, Error, ExternalAccountBinding, KeyType,
-    MacAlgorithm, NewAccount, ProblemType,
+    Account, AccountKey, AccountStatus, Client, Error, ExternalAccountBinding, Identifier, KeyType,
+    MacAlgorithm, NewAccount, NewOrder, OrderStatus, ProblemType,
 };
-use acmekit_testkit::Pebble;
+use acmekit_testkit::{unique_name, Pebble};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -29,6 +29,16 @@ const EAB_KEYS: &[(&str, &str)] = &[
     ),
 ];
 
+/// This binary's Pebble: one order per orders-list page.
+fn pebble() -> &'static Pebble {
+    static PEBBLE: OnceLock<Pebble> = OnceLock::new();
+    PEBBLE.get_or_init(|| {
+        Pebble::builder()
+            .env("PEBBLE_WFE_ORDERS_PER_PAGE", "1")
+            .start()
+    })
+}
+
 /// A Pebble that requires external account binding.
 fn eab_pebble() -> &'static Pebble {
     static PEBBLE: OnceLock<Pebble> = OnceLock::new();
@@ -42,6 +52,194 @@ async fn client(pebble: &Pebble) -> Client {
         .build()
         .await
         .expect("directory")
+}
+
+async fn new_account(client: &Client, key: AccountKey) -> Account {
+    Account::create(
+        client,
+        key,
+        &NewAccount::agreeing_to_terms(["mailto:first@example.com"]),
+    )
+    .await
+    .expect("newAccount")
+    .0
+}
+
+async fn account() -> Account {
+    let client = client(pebble()).await;
+    new_account(&client, AccountKey::generate(KeyType::Es256).unwrap()).await
+}
+
+// ---- §7.3.2 update, §7.3.6 deactivation ----
+
+#[tokio::test]
+async fn update_contacts_returns_the_account() {
+    let account = account().await;
+    let updated = account
+        .update_contacts(["mailto:a@example.com", "mailto:b@example.com"])
+        .await
+        .unwrap();
+    assert_eq!(updated.status, AccountStatus::Valid);
+    assert_eq!(
+        updated.contact,
+        ["mailto:a@example.com", "mailto:b@example.com"]
+    );
+    assert_eq!(account.fetch().await.unwrap().contact, updated.contact);
+
+    let cleared = account.update_contacts(Vec::<String>::new()).await.unwrap();
+    assert!(cleared.contact.is_empty(), "{cleared:?}");
+    assert!(account.fetch().await.unwrap().contact.is_empty());
+}
+
+#[tokio::test]
+async fn unsupported_contact_is_a_typed_error() {
+    let account = account().await;
+    let err = account
+        .update_contacts(["tel:+12025550100"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.problem_type(),
+        Some(ProblemType::UnsupportedContact),
+        "{err}"
+    );
+    assert_eq!(
+        account.fetch().await.unwrap().contact,
+        ["mailto:first@example.com"],
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn deactivated_account_is_refused_everywhere() {
+    let client = client(pebble()).await;
+    let key = AccountKey::generate(KeyType::Es256).unwrap();
+    let account = new_account(&client, key.clone()).await;
+    let resource = account.deactivate().await.unwrap();
+    assert_eq!(resource.status, AccountStatus::Deactivated);
+
+    // Pebble: unauthorized "Account has been deactivated", with HTTP 403
+    // where RFC 8555 §7.3.6 says 401.
+    let err = account.fetch().await.unwrap_err();
+    assert!(matches!(err, Error::Server { .. }), "{err:?}");
+    assert_eq!(err.problem_type(), Some(ProblemType::Unauthorized), "{err}");
+    assert!(err.to_string().contains("deactivated"), "{err}");
+    assert_eq!(err.problem().unwrap().status, Some(403));
+
+    let err = account
+        .new_order(&NewOrder::new([Identifier::dns(unique_name())]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.problem_type(), Some(ProblemType::Unauthorized), "{err}");
+
+    // The key cannot be found or registered again either.
+    let err = Account::find_existing(&client, key.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.problem_type(), Some(ProblemType::Unauthorized), "{err}");
+    let err = Account::create(
+        &client,
+        key,
+        &NewAccount::agreeing_to_terms(["mailto:x@example.com"]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.problem_type(), Some(ProblemType::Unauthorized), "{err}");
+}
+
+// ---- §7.3.5 key rollover ----
+
+#[tokio::test]
+async fn key_rollover() {
+    let client = client(pebble()).await;
+    let old_key = AccountKey::generate(KeyType::Es256).unwrap();
+    let account = new_account(&client, old_key.clone()).await;
+    let new_key = AccountKey::generate(KeyType::Es384).unwrap();
+
+    let rolled = account.change_key(new_key.clone()).await.unwrap();
+    assert_eq!(rolled.url(), account.url());
+    assert_eq!(rolled.key().thumbprint(), new_key.thumbprint());
+    assert_eq!(rolled.fetch().await.unwrap().status, AccountStatus::Valid);
+    let order = rolled
+        .new_order(&NewOrder::new([Identifier::dns(unique_name())]))
+        .await
+        .unwrap();
+    assert_eq!(order.status, OrderStatus::Pending);
+
+    // The new key finds the same account.
+    let (found, _) = Account::find_existing(&client, new_key).await.unwrap();
+    assert_eq!(found.url(), account.url());
+
+    // A request signed by the old key is refused. Pebble checks the JWS
+    // against the account's new key and answers 400 malformed: here
+    // "signature type 'ES256' in JWS header is not supported, expected one
+    // of RS256, ES256, ES384 or ES512" (the new key is ES384); for two keys
+    // of one type, "JWS verification error".
+    let stale = Account::from_parts(client.clone(), old_key.clone(), account.url().to_owned());
+    let err = stale.fetch().await.unwrap_err();
+    assert!(matches!(err, Error::Server { .. }), "{err:?}");
+    assert_eq!(err.problem_type(), Some(ProblemType::Malformed), "{err}");
+    assert_eq!(err.problem().unwrap().status, Some(400));
+    let err = account.fetch().await.unwrap_err();
+    assert_eq!(err.problem_type(), Some(ProblemType::Malformed), "{err}");
+
+    // Same key type: the signature itself fails.
+    let rolled_again = rolled
+        .change_key(AccountKey::generate(KeyType::Es384).unwrap())
+        .await
+        .unwrap();
+    let err = rolled.fetch().await.unwrap_err();
+    assert_eq!(err.problem_type(), Some(ProblemType::Malformed), "{err}");
+    assert!(err.to_string().contains("verification"), "{err}");
+    assert_eq!(
+        rolled_again.fetch().await.unwrap().status,
+        AccountStatus::Valid
+    );
+
+    // And the old key no longer names any account.
+    let err = Account::find_existing(&client, old_key).await.unwrap_err();
+    assert_eq!(
+        err.problem_type(),
+        Some(ProblemType::AccountDoesNotExist),
+        "{err}"
+    );
+}
+
+/// RFC 8555 §7.3.5 asks for 409 Conflict with the holder's URL (acmekit's
+/// `Error::KeyInUse`, unit-tested with a scripted server); Pebble 2.4
+/// answers 500 serverInternal "Error rolling over account key (New public
+/// key is already in use by account …)". Either way nothing changes.
+#[tokio::test]
+async fn key_rollover_to_a_key_in_use_changes_nothing() {
+    let client = client(pebble()).await;
+    let account = new_account(&client, AccountKey::generate(KeyType::Es256).unwrap()).await;
+    let other_key = AccountKey::generate(KeyType::Es256).unwrap();
+    let other = new_account(&client, other_key.clone()).await;
+
+    let err = account.change_key(other_key).await.unwrap_err();
+    match &err {
+        Error::KeyInUse {
+            account: holder, ..
+        } => {
+            assert_eq!(holder.as_deref(), Some(other.url()), "{err}");
+        }
+        Error::Server { problem, .. } => {
+            assert_eq!(problem.kind(), ProblemType::ServerInternal, "{err}");
+            assert!(err.to_string().contains("already in use"), "{err}");
+        }
+        _ => panic!("expected KeyInUse or Pebble 2.4's serverInternal, got {err:?}"),
+    }
+    assert_eq!(account.fetch().await.unwrap().status, AccountStatus::Valid);
+    assert_eq!(other.fetch().await.unwrap().status, AccountStatus::Valid);
+}
+
+#[tokio::test]
+async fn key_rollover_to_the_same_key_sends_nothing() {
+    let account = account().await;
+    let before = account.client().stats().requests;
+    let err = account.change_key(account.key().clone()).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    assert_eq!(account.client().stats().requests, before);
 }
 
 // ---- §7.3.4 external account binding ----
