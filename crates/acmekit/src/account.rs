@@ -1,7 +1,8 @@
 //! Accounts (RFC 8555 §7.3): create (with external account binding when
 //! the CA asks for it), look up, fetch, and the saved credentials that let a
 //! later process reuse an account. Updates, deactivation and key rollover
-//! are in `account_update` and `key_change`.
+//! are in `account_update` and `key_change`; the orders list in
+//! `orders_list`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

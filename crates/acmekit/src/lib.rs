@@ -38,6 +38,7 @@ mod jws;
 mod key;
 mod key_change;
 mod order;
+mod orders_list;
 mod poll;
 mod problem;
 #[cfg(test)]
@@ -55,6 +56,7 @@ pub use error::{Error, Result};
 pub use issue::{ChallengeTask, IssueRequest, Issued, Solver, SolverError};
 pub use key::{AccountKey, Jwk, KeyType};
 pub use order::{NewOrder, Order};
+pub use orders_list::MAX_ORDER_LIST_PAGES;
 pub use poll::PollPolicy;
 pub use problem::{Problem, ProblemType};
 pub use types::{

@@ -13,6 +13,7 @@ use acmekit::{
     MacAlgorithm, NewAccount, NewOrder, OrderStatus, ProblemType,
 };
 use acmekit_testkit::{unique_name, Pebble};
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -390,4 +391,29 @@ async fn wrong_mac_key_or_kid_is_refused() {
     // A key ID the CA never issued.
     let err = create(ExternalAccountBinding::new("kid-404", EAB_KEYS[0].1).unwrap()).await;
     assert_eq!(err.problem_type(), Some(ProblemType::Unauthorized), "{err}");
+}
+
+// ---- §7.1.2.1 orders list ----
+
+#[tokio::test]
+async fn orders_list_follows_every_page() {
+    let account = account().await;
+    assert!(account.orders().await.unwrap().is_empty(), "no orders yet");
+
+    let mut created = BTreeSet::new();
+    for _ in 0..4 {
+        let order = account
+            .new_order(&NewOrder::new([Identifier::dns(unique_name())]))
+            .await
+            .unwrap();
+        created.insert(order.url);
+    }
+    let before = account.client().stats().requests;
+    let listed = account.orders().await.unwrap();
+    let requests = account.client().stats().requests - before;
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert_eq!(listed.into_iter().collect::<BTreeSet<_>>(), created);
+    // One page per order (PEBBLE_WFE_ORDERS_PER_PAGE=1) after the account
+    // fetch: pagination really happened.
+    assert_eq!(requests, 1 + 4);
 }
