@@ -9,8 +9,8 @@
 
 use acmekit::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, HyperTransport};
 use acmekit::{
-    Account, AccountKey, AccountStatus, Client, Error, ExternalAccountBinding, Identifier, KeyType,
-    MacAlgorithm, NewAccount, NewOrder, OrderStatus, ProblemType,
+    Account, AccountKey, AccountStatus, AuthorizationStatus, Client, Error, ExternalAccountBinding,
+    Identifier, KeyType, MacAlgorithm, NewAccount, NewOrder, OrderStatus, ProblemType,
 };
 use acmekit_testkit::{unique_name, Pebble};
 use std::collections::BTreeSet;
@@ -416,4 +416,44 @@ async fn orders_list_follows_every_page() {
     // One page per order (PEBBLE_WFE_ORDERS_PER_PAGE=1) after the account
     // fetch: pagination really happened.
     assert_eq!(requests, 1 + 4);
+}
+
+// ---- §7.5.2 deactivation, §7.4.1 pre-authorization ----
+
+#[tokio::test]
+async fn deactivate_an_authorization() {
+    let account = account().await;
+    let order = account
+        .new_order(&NewOrder::new([Identifier::dns(unique_name())]))
+        .await
+        .unwrap();
+    let url = &order.authorizations[0];
+    let authz = account.deactivate_authorization(url).await.unwrap();
+    assert_eq!(authz.status, AuthorizationStatus::Deactivated);
+    assert_eq!(&authz.url, url);
+    let fetched = account.authorization(url).await.unwrap();
+    assert_eq!(fetched.status, AuthorizationStatus::Deactivated);
+    // Pebble 2.4 then reports the order as "deactivated", a status RFC 8555
+    // does not define for orders: it parses as Unknown.
+    let order = account.order(&order.url).await.unwrap();
+    assert!(
+        matches!(&order.status, OrderStatus::Invalid)
+            || matches!(&order.status, OrderStatus::Unknown(s) if s == "deactivated"),
+        "{:?}",
+        order.status
+    );
+}
+
+#[tokio::test]
+async fn pre_authorization_is_unsupported_by_pebble() {
+    let account = account().await;
+    assert!(account.client().directory().new_authz.is_none());
+    let before = account.client().stats().requests;
+    let err = account
+        .new_authorization(&Identifier::dns(unique_name()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
+    assert!(err.to_string().contains("newAuthz"), "{err}");
+    assert_eq!(account.client().stats().requests, before, "nothing sent");
 }
