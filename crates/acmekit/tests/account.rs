@@ -16,6 +16,7 @@ use acmekit_testkit::{unique_name, Pebble};
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::Duration;
+use time::OffsetDateTime;
 
 /// The example keys of Pebble's own EAB configuration
 /// (`pebble-config-external-account-bindings.json`).
@@ -456,4 +457,51 @@ async fn pre_authorization_is_unsupported_by_pebble() {
     assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
     assert!(err.to_string().contains("newAuthz"), "{err}");
     assert_eq!(account.client().stats().requests, before, "nothing sent");
+}
+
+// ---- §7.4 what newOrder echoes ----
+
+#[tokio::test]
+async fn order_names_match_case_insensitively() {
+    let account = account().await;
+    let name = unique_name();
+    let shouting = name.to_ascii_uppercase();
+    let order = account
+        .new_order(&NewOrder::new([
+            Identifier::dns(&shouting),
+            Identifier::parse("127.0.0.1"),
+        ]))
+        .await
+        .unwrap();
+    // Pebble lower-cases DNS names; the check accepts that.
+    assert!(
+        order.identifiers.contains(&Identifier::dns(&name)),
+        "{:?}",
+        order.identifiers
+    );
+    assert_eq!(order.identifiers.len(), 2);
+}
+
+#[tokio::test]
+async fn order_with_validity_window() {
+    let account = account().await;
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let mut new = NewOrder::new([Identifier::dns(unique_name())]);
+    new.not_before = Some(now + Duration::from_secs(3600));
+    new.not_after = Some(now + Duration::from_secs(3 * 86400));
+    let order = account.new_order(&new).await.unwrap();
+    assert_eq!(order.status, OrderStatus::Pending);
+    eprintln!(
+        "Pebble echoed notBefore={:?} notAfter={:?}",
+        order.not_before, order.not_after
+    );
+    // Pebble 2.4 may or may not echo them; when it does, they are ours.
+    if let Some(nb) = order.not_before {
+        assert_eq!(nb, new.not_before.unwrap());
+    }
+    if let Some(na) = order.not_after {
+        assert_eq!(na, new.not_after.unwrap());
+    }
+    let fetched = account.order(&order.url).await.unwrap();
+    assert_eq!(fetched.not_before, order.not_before);
 }
