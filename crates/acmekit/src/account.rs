@@ -1,13 +1,17 @@
-//! Accounts (RFC 8555 §7.3): create, look up, fetch, and the saved
-//! credentials that let a later process reuse an account.
+//! Accounts (RFC 8555 §7.3): create (with external account binding when
+//! the CA asks for it), look up, fetch, and the saved credentials that let a
+//! later process reuse an account. Updates, deactivation and key rollover
+//! are in `account_update` and `key_change`; the orders list in
+//! `orders_list`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 
 use crate::client::Client;
+use crate::eab::ExternalAccountBinding;
 use crate::error::{Error, Result};
-use crate::jws::KeyRef;
+use crate::jws::{Jws, KeyRef};
 use crate::key::AccountKey;
 use crate::types::AccountResource;
 
@@ -21,6 +25,9 @@ pub struct NewAccount {
     pub terms_of_service_agreed: bool,
     /// Only look up an existing account for the key; never create one.
     pub only_return_existing: bool,
+    /// External account binding (RFC 8555 §7.3.4): the key ID and MAC key
+    /// the CA gave, for CAs whose directory says `externalAccountRequired`.
+    pub external_account_binding: Option<ExternalAccountBinding>,
 }
 
 impl NewAccount {
@@ -30,7 +37,15 @@ impl NewAccount {
             contact: contact.into_iter().map(Into::into).collect(),
             terms_of_service_agreed: true,
             only_return_existing: false,
+            external_account_binding: None,
         }
+    }
+
+    /// Binds the new account to the CA account these credentials name
+    /// (RFC 8555 §7.3.4).
+    pub fn with_external_account_binding(mut self, binding: ExternalAccountBinding) -> Self {
+        self.external_account_binding = Some(binding);
+        self
     }
 }
 
@@ -43,6 +58,8 @@ struct NewAccountPayload<'a> {
     terms_of_service_agreed: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     only_return_existing: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_account_binding: Option<Jws>,
 }
 
 /// What a later process needs to use an account without asking the server:
@@ -93,16 +110,41 @@ impl fmt::Debug for Account {
 impl Account {
     /// Creates an account (or returns the existing one for this key) with
     /// newAccount. Returns the account and the server's account object.
+    ///
+    /// When the directory says `externalAccountRequired` and `new` carries
+    /// no binding, this fails with [`Error::ExternalAccountRequired`]
+    /// before sending anything (lookups with `only_return_existing` need
+    /// no binding and are sent).
     pub async fn create(
         client: &Client,
         key: AccountKey,
         new: &NewAccount,
     ) -> Result<(Account, AccountResource)> {
         let url = &client.directory().new_account;
+        let required = client
+            .directory()
+            .meta
+            .as_ref()
+            .is_some_and(|m| m.external_account_required);
+        // RFC 8555 §7.1.1: if externalAccountRequired "is present and set
+        // to "true", then the CA requires that all newAccount requests
+        // include an "externalAccountBinding" field": don't send one that
+        // cannot succeed; say what is missing instead.
+        if required && new.external_account_binding.is_none() && !new.only_return_existing {
+            return Err(Error::ExternalAccountRequired {
+                directory: client.directory_url().to_owned(),
+            });
+        }
+        let binding = new
+            .external_account_binding
+            .as_ref()
+            .map(|b| b.sign(key.jwk(), url))
+            .transpose()?;
         let payload = serde_json::to_vec(&NewAccountPayload {
             contact: &new.contact,
             terms_of_service_agreed: new.terms_of_service_agreed,
             only_return_existing: new.only_return_existing,
+            external_account_binding: binding,
         })
         .expect("payload serializes");
         let (resource, resp): (AccountResource, _) = client
@@ -224,6 +266,7 @@ mod tests {
             contact: &new.contact,
             terms_of_service_agreed: new.terms_of_service_agreed,
             only_return_existing: new.only_return_existing,
+            external_account_binding: None,
         })
         .unwrap();
         assert_eq!(
@@ -234,9 +277,43 @@ mod tests {
             contact: &[],
             terms_of_service_agreed: false,
             only_return_existing: true,
+            external_account_binding: None,
         })
         .unwrap();
         assert_eq!(json, r#"{"onlyReturnExisting":true}"#);
+    }
+
+    /// RFC 8555 §7.3.4: the binding travels as `externalAccountBinding`, a
+    /// flattened JWS object, beside the other newAccount members.
+    #[test]
+    fn new_account_payload_with_binding() {
+        let key = AccountKey::generate(crate::KeyType::Es256).unwrap();
+        let new = NewAccount::agreeing_to_terms(["mailto:a@example.org"])
+            .with_external_account_binding(
+                ExternalAccountBinding::new("kid-1", "c2VjcmV0").unwrap(),
+            );
+        assert!(!format!("{new:?}").contains("c2VjcmV0"));
+        let binding = new
+            .external_account_binding
+            .as_ref()
+            .unwrap()
+            .sign(key.jwk(), "https://ca/new-acct")
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(
+            &serde_json::to_vec(&NewAccountPayload {
+                contact: &new.contact,
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+                external_account_binding: Some(binding),
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        let eab = json["externalAccountBinding"].as_object().unwrap();
+        let mut members: Vec<&str> = eab.keys().map(String::as_str).collect();
+        members.sort();
+        assert_eq!(members, ["payload", "protected", "signature"]);
+        assert_eq!(json["termsOfServiceAgreed"], true);
     }
 
     #[test]

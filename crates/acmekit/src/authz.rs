@@ -1,4 +1,5 @@
-//! Authorizations and challenges (RFC 8555 §7.5): fetch, respond, poll.
+//! Authorizations and challenges (RFC 8555 §7.5): fetch, respond, poll,
+//! deactivate (§7.5.2), and pre-authorization with newAuthz (§7.4.1).
 
 use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
@@ -101,6 +102,52 @@ impl Account {
         Ok(authz)
     }
 
+    /// Deactivates an authorization (RFC 8555 §7.5.2), e.g. one no longer
+    /// needed, so the account holds no authorization it does not use.
+    /// Returns the authorization as the server answers (status
+    /// `deactivated`).
+    pub async fn deactivate_authorization(&self, url: &str) -> Result<Authorization> {
+        let (mut authz, resp): (Authorization, _) = self
+            .post_json(url, Some(br#"{"status":"deactivated"}"#))
+            .await?;
+        authz.url = url.to_owned();
+        authz.retry_after = resp.retry_after();
+        Ok(authz)
+    }
+
+    /// Asks for an authorization before any order (pre-authorization,
+    /// RFC 8555 §7.4.1) and returns it, its URL from `Location`.
+    ///
+    /// Fails without sending anything with [`Error::Unsupported`] when the
+    /// directory has no `newAuthz` (Let's Encrypt, Pebble), and with
+    /// [`Error::InvalidArgument`] for a wildcard ("pre-authorization cannot
+    /// be used to authorize issuance of certificates containing wildcard
+    /// domain names").
+    pub async fn new_authorization(&self, identifier: &Identifier) -> Result<Authorization> {
+        let Some(url) = self.client().directory().new_authz.as_deref() else {
+            return Err(Error::Unsupported(
+                "pre-authorization: the directory has no newAuthz URL; \
+                 place an order with new_order instead"
+                    .into(),
+            ));
+        };
+        if identifier.is_wildcard() {
+            return Err(Error::InvalidArgument(format!(
+                "{identifier} is a wildcard, which pre-authorization cannot authorize; \
+                 place an order for it instead"
+            )));
+        }
+        let payload = serde_json::to_vec(&serde_json::json!({ "identifier": identifier }))
+            .expect("payload serializes");
+        let (mut authz, resp): (Authorization, _) = self.post_json(url, Some(&payload)).await?;
+        let Some(location) = resp.location() else {
+            return Err(Error::invalid(url, "newAuthz reply has no Location header"));
+        };
+        authz.url = location.to_owned();
+        authz.retry_after = resp.retry_after();
+        Ok(authz)
+    }
+
     /// Tells the server the challenge is ready to be validated (POST `{}`,
     /// RFC 8555 §7.5.1). Returns the challenge as the server answers.
     pub async fn respond(&self, challenge: &Challenge) -> Result<Challenge> {
@@ -147,6 +194,83 @@ pub(crate) fn validation_failed(authz: Authorization) -> Error {
 mod tests {
     use super::*;
     use crate::problem::ProblemType;
+    use crate::test_support::{decode_jws, scripted_account, Seen};
+    use http::StatusCode;
+
+    /// An authorization for www.example.org, as newAuthz creates it.
+    const NEW_AUTHZ: &str = r#"{
+      "status": "pending",
+      "expires": "2016-01-02T14:09:30Z",
+      "identifier": { "type": "dns", "value": "www.example.org" },
+      "challenges": [
+        { "type": "http-01", "url": "https://ca.test/chall/1",
+          "status": "pending", "token": "DGyRejmCefe7v4NfDGDKfA" }
+      ]
+    }"#;
+
+    async fn pre_authz_account(new_authz: bool) -> (Account, Seen) {
+        let extra = if new_authz {
+            serde_json::json!({ "newAuthz": "https://ca.test/new-authz" })
+        } else {
+            serde_json::json!({})
+        };
+        scripted_account(extra, |req| {
+            assert_eq!(req.url, "https://ca.test/new-authz");
+            (
+                StatusCode::CREATED,
+                vec![("location", "https://ca.test/authz/1")],
+                NEW_AUTHZ.to_owned(),
+            )
+        })
+        .await
+    }
+
+    /// RFC 8555 §7.4.1: POST `{"identifier": …}` to newAuthz with the
+    /// account's `kid`; the reply is an authorization, its URL in Location.
+    #[tokio::test]
+    async fn rfc8555_7_4_1_pre_authorization() {
+        let (account, seen) = pre_authz_account(true).await;
+        let authz = account
+            .new_authorization(&Identifier::dns("www.example.org"))
+            .await
+            .unwrap();
+        assert_eq!(authz.url, "https://ca.test/authz/1");
+        assert_eq!(authz.status, AuthorizationStatus::Pending);
+        assert!(authz.challenge(&ChallengeType::Http01).is_some());
+
+        let post = seen.lock().unwrap().last().unwrap().clone();
+        assert_eq!(post.url, "https://ca.test/new-authz");
+        let (header, payload) = decode_jws(&post);
+        assert_eq!(
+            payload,
+            serde_json::json!({ "identifier": { "type": "dns", "value": "www.example.org" } })
+        );
+        assert_eq!(header["kid"], "https://ca.test/acct/1");
+        assert_eq!(header["url"], "https://ca.test/new-authz");
+    }
+
+    #[tokio::test]
+    async fn pre_authorization_refusals_send_nothing() {
+        let (account, seen) = pre_authz_account(true).await;
+        let before = seen.lock().unwrap().len();
+        let err = account
+            .new_authorization(&Identifier::dns("*.example.org"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+        assert!(err.to_string().contains("wildcard"), "{err}");
+        assert_eq!(seen.lock().unwrap().len(), before);
+
+        let (account, seen) = pre_authz_account(false).await;
+        let before = seen.lock().unwrap().len();
+        let err = account
+            .new_authorization(&Identifier::dns("www.example.org"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
+        assert!(err.to_string().contains("newAuthz"), "{err}");
+        assert_eq!(seen.lock().unwrap().len(), before);
+    }
 
     /// RFC 8555 §7.1.4's authorization example.
     #[test]

@@ -320,6 +320,22 @@ impl Client {
         payload: Option<&[u8]>,
         accept: Option<&'static str>,
     ) -> Result<HttpResponse> {
+        self.post_passing(key, key_ref, url, payload, accept, None)
+            .await
+    }
+
+    /// As [`Self::post`], but a reply with status `pass` is returned as it
+    /// is, for the caller to interpret (keyChange's 409 Conflict names the
+    /// account that holds the key in `Location`, often without a body).
+    pub(crate) async fn post_passing(
+        &self,
+        key: &AccountKey,
+        key_ref: KeyRef<'_>,
+        url: &str,
+        payload: Option<&[u8]>,
+        accept: Option<&'static str>,
+        pass: Option<http::StatusCode>,
+    ) -> Result<HttpResponse> {
         let mut bad_nonces = 0;
         let mut transport_retries = 0;
         loop {
@@ -348,7 +364,7 @@ impl Client {
                 Err(e) => return Err(e),
             };
             self.keep_nonce(&resp);
-            if resp.status.is_success() {
+            if resp.status.is_success() || Some(resp.status) == pass {
                 return Ok(resp);
             }
             let err = error_from_response(url, &resp);

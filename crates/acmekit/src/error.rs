@@ -100,6 +100,30 @@ pub enum Error {
     /// A CSR or certificate could not be built or parsed.
     #[error("certificate error: {0}")]
     Certificate(String),
+    /// The directory says new accounts need external account binding
+    /// (`meta.externalAccountRequired`) and none was given. Nothing was sent.
+    /// [`Error::problem_type`] reports it as
+    /// [`ProblemType::ExternalAccountRequired`], like the server's own refusal.
+    #[error(
+        "the ACME server at {directory} requires external account binding: set \
+         NewAccount::external_account_binding to the key ID and MAC key your CA gave you \
+         (ExternalAccountBinding::new(kid, mac_key))"
+    )]
+    ExternalAccountRequired {
+        /// The directory URL.
+        directory: String,
+    },
+    /// Key rollover refused: the new key already belongs to an account
+    /// (RFC 8555 §7.3.5: 409 Conflict). Nothing changed; the account keeps
+    /// its old key.
+    #[error("the new account key already belongs to {}; roll over to a freshly generated key", .account.as_deref().unwrap_or("another account"))]
+    KeyInUse {
+        /// The keyChange URL.
+        url: String,
+        /// The URL of the account that holds the key, if the server said
+        /// (the `Location` header).
+        account: Option<String>,
+    },
     /// The directory lacks something this operation needs.
     #[error("the ACME server does not support {0}")]
     Unsupported(String),
@@ -149,9 +173,15 @@ impl Error {
         }
     }
 
-    /// The problem type, if the server sent one.
+    /// The problem type, if the server sent one; also
+    /// [`ProblemType::ExternalAccountRequired`] for
+    /// [`Error::ExternalAccountRequired`], so a caller matches one type
+    /// whether the directory or the server said it.
     pub fn problem_type(&self) -> Option<ProblemType> {
-        self.problem().map(Problem::kind)
+        match self {
+            Error::ExternalAccountRequired { .. } => Some(ProblemType::ExternalAccountRequired),
+            _ => self.problem().map(Problem::kind),
+        }
     }
 
     /// When the server asked us to retry, if it did.

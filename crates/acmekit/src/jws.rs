@@ -70,13 +70,24 @@ pub(crate) fn sign(
 
 /// Signs a protected header and payload given as bytes.
 pub(crate) fn sign_raw(key: &AccountKey, protected: &[u8], payload: &[u8]) -> Result<Jws> {
+    assemble(protected, payload, |input| key.sign(input))
+}
+
+/// Encodes header and payload, computes the signature (or MAC) over the
+/// JWS signing input `base64url(protected) || '.' || base64url(payload)`
+/// (RFC 7515 §5.1) with `sign`, and assembles the flattened JWS.
+pub(crate) fn assemble(
+    protected: &[u8],
+    payload: &[u8],
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
+) -> Result<Jws> {
     let protected = b64(protected);
     let payload = b64(payload);
     let mut input = String::with_capacity(protected.len() + 1 + payload.len());
     input.push_str(&protected);
     input.push('.');
     input.push_str(&payload);
-    let signature = b64(&key.sign(input.as_bytes())?);
+    let signature = b64(&sign(input.as_bytes())?);
     Ok(Jws {
         protected,
         payload,

@@ -24,6 +24,7 @@
 //! re-signs on `badNonce`.
 
 mod account;
+mod account_update;
 mod ari;
 mod authz;
 mod cert;
@@ -32,15 +33,20 @@ pub mod challenge;
 mod client;
 mod csr;
 mod dns_persist;
+mod eab;
 mod error;
 pub mod http;
 mod issue;
 mod jws;
 mod key;
+mod key_change;
 mod order;
+mod orders_list;
 mod poll;
 mod problem;
 mod revoke;
+#[cfg(test)]
+mod test_support;
 mod types;
 
 pub use account::{Account, AccountCredentials, NewAccount};
@@ -54,10 +60,12 @@ pub use chain::{select_chain, MAX_ALTERNATE_CHAINS, MAX_UP_LINKS};
 pub use challenge::{Dns01, DnsAccount01, DnsPersist01, Http01, Proof, TlsAlpn01};
 pub use client::{Client, ClientBuilder, ClientStats, MAX_BAD_NONCE_RETRIES};
 pub use csr::CertificateKey;
+pub use eab::{ExternalAccountBinding, MacAlgorithm};
 pub use error::{Error, Result};
 pub use issue::{ChallengeTask, IssueRequest, Issued, Solver, SolverError};
 pub use key::{AccountKey, Jwk, KeyType};
 pub use order::{NewOrder, Order};
+pub use orders_list::MAX_ORDER_LIST_PAGES;
 pub use poll::PollPolicy;
 pub use problem::{Problem, ProblemType};
 pub use revoke::{revoke_with_certificate_key, RevocationReason};

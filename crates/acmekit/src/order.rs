@@ -1,6 +1,8 @@
 //! Orders (RFC 8555 §7.4): create, fetch, finalize, poll.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::time::SystemTime;
 use time::OffsetDateTime;
 use tracing::{debug, warn};
@@ -9,7 +11,7 @@ use crate::account::Account;
 use crate::error::{Error, Result};
 use crate::poll::Backoff;
 use crate::problem::{Problem, ProblemType};
-use crate::types::{lenient_time, Identifier, OrderStatus};
+use crate::types::{lenient_time, Identifier, IdentifierType, OrderStatus};
 
 /// An order object (RFC 8555 §7.1.3), with the URL it lives at.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +168,12 @@ impl Account {
         };
         order.url = location.to_owned();
         order.retry_after = resp.retry_after();
+        // The certificate will name what the order names: an order for other
+        // identifiers than asked for is a server bug to stop at here, not
+        // after validating and paying for the wrong names.
+        if let Err(reason) = check_identifiers(&new.identifiers, &order.identifiers) {
+            return Err(Error::invalid(&order.url, reason));
+        }
         Ok(order)
     }
 
@@ -296,9 +304,127 @@ fn refuses_replaces(err: &Error, cert_id: &str) -> bool {
     }
 }
 
+/// An identifier as compared: its type, and its value with DNS names in
+/// lower case (DNS is case-insensitive, and servers such as Pebble and
+/// Boulder lower-case them) and IP addresses in canonical form.
+fn comparable(id: &Identifier) -> (String, String) {
+    let value = match id.kind {
+        IdentifierType::Dns => id.value.to_ascii_lowercase(),
+        IdentifierType::Ip => match id.value.parse::<IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => id.value.clone(),
+        },
+        _ => id.value.clone(),
+    };
+    (id.kind.as_str().to_owned(), value)
+}
+
+/// Checks that an order names exactly the identifiers asked for, as sets
+/// (order and duplicates do not matter). The error says what is missing
+/// and what was added.
+pub(crate) fn check_identifiers(
+    requested: &[Identifier],
+    returned: &[Identifier],
+) -> std::result::Result<(), String> {
+    let requested: BTreeSet<_> = requested.iter().map(comparable).collect();
+    let returned: BTreeSet<_> = returned.iter().map(comparable).collect();
+    if requested == returned {
+        return Ok(());
+    }
+    let list = |set: Vec<&(String, String)>| {
+        set.iter()
+            .map(|(kind, value)| format!("{kind}:{value}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let missing: Vec<_> = requested.difference(&returned).collect();
+    let added: Vec<_> = returned.difference(&requested).collect();
+    let mut reason = String::from("the order does not name the identifiers asked for");
+    if !missing.is_empty() {
+        reason.push_str(&format!("; missing: {}", list(missing)));
+    }
+    if !added.is_empty() {
+        reason.push_str(&format!("; not asked for: {}", list(added)));
+    }
+    Err(reason)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_identifiers_compare_as_sets() {
+        let ask = [
+            Identifier::dns("WWW.Example.org"),
+            Identifier::dns("*.example.org"),
+            Identifier::parse("2001:DB8:0:0::1"),
+            Identifier::dns("www.example.org"),
+        ];
+        let got = [
+            Identifier::parse("2001:db8::1"),
+            Identifier::dns("*.example.org"),
+            Identifier::dns("www.example.org"),
+        ];
+        assert_eq!(check_identifiers(&ask, &got), Ok(()));
+
+        let err = check_identifiers(
+            &[Identifier::dns("a.example"), Identifier::dns("b.example")],
+            &[Identifier::dns("a.example"), Identifier::dns("c.example")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "the order does not name the identifiers asked for; \
+             missing: dns:b.example; not asked for: dns:c.example"
+        );
+        let err = check_identifiers(&[Identifier::dns("a.example")], &[]).unwrap_err();
+        assert!(err.ends_with("missing: dns:a.example"), "{err}");
+        // A DNS name and an IP address with the same text differ.
+        let ip_as_dns = Identifier::dns("192.0.2.1");
+        assert!(check_identifiers(&[Identifier::parse("192.0.2.1")], &[ip_as_dns]).is_err());
+        // The wildcard is part of the name.
+        assert!(check_identifiers(
+            &[Identifier::dns("*.example.org")],
+            &[Identifier::dns("example.org")]
+        )
+        .is_err());
+    }
+
+    /// Every member RFC 8555 §7.1.3 defines, the error with its
+    /// subproblems (§6.7.1) included.
+    #[test]
+    fn rfc8555_order_error_with_subproblems() {
+        let order: Order = serde_json::from_str(
+            r#"{
+              "status": "invalid",
+              "expires": "2016-01-20T14:09:07.99Z",
+              "identifiers": [{ "type": "dns", "value": "_example.org" }],
+              "notBefore": "2016-01-01T00:00:00Z",
+              "notAfter": "2016-01-08T00:00:00Z",
+              "error": {
+                "type": "urn:ietf:params:acme:error:malformed",
+                "detail": "Some of the identifiers requested were rejected",
+                "subproblems": [{
+                  "type": "urn:ietf:params:acme:error:malformed",
+                  "detail": "Invalid underscore in DNS name \"_example.org\"",
+                  "identifier": { "type": "dns", "value": "_example.org" }
+                }]
+              },
+              "authorizations": [],
+              "finalize": "https://example.com/acme/order/TOlocE8rfgo/finalize"
+            }"#,
+        )
+        .unwrap();
+        let error = order.error.unwrap();
+        assert_eq!(error.kind(), ProblemType::Malformed);
+        assert_eq!(
+            error.subproblems[0].identifier,
+            Some(Identifier::dns("_example.org"))
+        );
+        assert_eq!(order.not_after.unwrap().unix_timestamp(), 1_452_211_200);
+        assert!(order.certificate.is_none());
+    }
 
     /// RFC 8555 §7.1.3's order example.
     #[test]

@@ -276,6 +276,10 @@ pub struct AccountResource {
     /// URL of the account's orders list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orders: Option<String>,
+    /// The external account binding the account was created with, as the
+    /// server echoes it (a JWS object), if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_account_binding: Option<serde_json::Value>,
 }
 
 /// Lenient RFC 3339 timestamps: an unparsable value becomes `None` rather
