@@ -1,7 +1,9 @@
 //! What every command needs: the client for the server, the store, and the
 //! stored account.
 
-use acmekit::{Account, AccountKey, Client, KeyType, NewAccount, ProblemType};
+use acmekit::{
+    Account, AccountKey, Client, ExternalAccountBinding, KeyType, NewAccount, ProblemType,
+};
 use anyhow::{bail, Context as _, Result};
 
 use crate::cli::RegisterArgs;
@@ -97,10 +99,18 @@ impl Ctx {
         let mut new =
             NewAccount::agreeing_to_terms(reg.email.iter().map(|e| format!("mailto:{e}")));
         new.terms_of_service_agreed = reg.accept_tos;
+        if let (Some(kid), Some(mac)) = (&reg.eab_kid, &reg.eab_hmac_key) {
+            let binding = ExternalAccountBinding::new(kid.clone(), mac)
+                .context("--eab-hmac-key must be the base64url MAC key your CA gave you")?;
+            new = new.with_external_account_binding(binding);
+        }
         self.out.step("Registering the account");
         let (account, _) = match Account::create(client, key, &new).await {
             Ok(a) => a,
-            Err(e) if e.problem_type() == Some(ProblemType::ExternalAccountRequired) => {
+            Err(e)
+                if e.problem_type() == Some(ProblemType::ExternalAccountRequired)
+                    && reg.eab_kid.is_none() =>
+            {
                 bail!("{e}; re-run with --eab-kid KID --eab-hmac-key KEY (from your CA account's ACME settings)")
             }
             Err(e) => return Err(e.into()),

@@ -98,7 +98,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Renew(args) => commands::renew::run(&ctx, args).await,
         Command::List => commands::list::run(&ctx),
         Command::Account(cmd) => commands::account::run(&ctx, cmd).await,
-        Command::Revoke(_) => anyhow::bail!("revoke needs a newer acmekit library"),
+        Command::Revoke(args) => commands::revoke::run(&ctx, args).await,
         Command::Completions { .. } | Command::Manpage => unreachable!("handled above"),
     }
 }

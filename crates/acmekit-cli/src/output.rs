@@ -42,9 +42,9 @@ impl Out {
         }
     }
 
-    /// A result line on stdout (not in JSON mode).
+    /// A result line on stdout (not in JSON mode, not with `-q`).
     pub fn result(&self, msg: impl AsRef<str>) {
-        if !self.json {
+        if !self.json && !self.quiet {
             println!("{}", msg.as_ref());
         }
     }

@@ -119,6 +119,9 @@ pub struct CertMeta {
     /// How challenges were answered, reused by `renew`.
     #[serde(default)]
     pub solver: crate::cli::SolverArgs,
+    /// When the certificate was revoked (RFC 3339), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<String>,
     /// The last renewal information (RFC 9773) the server gave, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ari: Option<AriState>,

@@ -5,4 +5,5 @@ pub mod issue;
 pub mod list;
 pub mod obtain;
 pub mod renew;
+pub mod revoke;
 pub mod schedule;

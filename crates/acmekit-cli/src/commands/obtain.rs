@@ -95,6 +95,7 @@ pub async fn obtain(
     }
     let mut request = IssueRequest::new(ids);
     request.csr = Some(csr);
+    request.preferred_chain = req.preferred_chain.clone();
     let issued = account.complete_order(order, &request, solver).await?;
     ctx.out.step("Certificate issued; writing files");
 
@@ -118,6 +119,7 @@ pub async fn obtain(
         preferred_chain: req.preferred_chain.clone(),
         solver: req.solver_args.clone(),
         ari: None,
+        revoked: None,
     };
     write_certificate(&dir, &issued.chain, key.as_ref(), &meta)?;
     // Only now is the order done: a run killed before this line finds

@@ -32,6 +32,9 @@ pub fn parse(t: &str) -> Result<SystemTime> {
 /// Due now? The renewal time picked from the server's renewal
 /// information wins; else the lifetime rule.
 pub fn is_due(meta: &CertMeta, now: SystemTime) -> Result<bool> {
+    if meta.revoked.is_some() {
+        return Ok(true);
+    }
     if let Some(ari) = &meta.ari {
         return Ok(now >= parse(&ari.renew_at)?);
     }
