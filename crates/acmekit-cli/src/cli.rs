@@ -28,6 +28,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "ACMEKIT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Allow a plain http:// directory URL on a loopback address (test
+    /// servers only; ACME requires TLS)
+    #[arg(long, global = true, env = "ACMEKIT_ALLOW_INSECURE_HTTP")]
+    pub allow_insecure_http: bool,
+
     /// Print one JSON document per command on stdout
     #[arg(long, global = true, env = "ACMEKIT_JSON")]
     pub json: bool,

@@ -24,7 +24,8 @@ pub struct Ctx {
 impl Ctx {
     /// Connects to the server and reads its directory.
     pub async fn client(&self) -> Result<Client> {
-        let mut builder = Client::builder(&self.settings.server);
+        let mut builder =
+            Client::builder(&self.settings.server).allow_insecure_http(self.settings.insecure_http);
         if let Some(path) = &self.settings.ca_cert {
             let pem = std::fs::read(path)
                 .with_context(|| format!("cannot read the CA certificate {}", path.display()))?;

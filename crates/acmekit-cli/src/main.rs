@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod context;
+mod hints;
 mod output;
 mod settings;
 mod solvers;
@@ -34,7 +35,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let line = one_line(&e);
+            let mut line = one_line(&e);
+            if let Some(h) = hints::hint(&e) {
+                line = format!("{line}; {h}");
+            }
             if json {
                 println!("{}", serde_json::json!({ "error": line }));
             }

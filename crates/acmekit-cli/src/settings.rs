@@ -58,6 +58,8 @@ pub struct ConfigFile {
 pub struct Settings {
     /// Directory URL.
     pub server: String,
+    /// Plain http:// to a loopback server was allowed.
+    pub insecure_http: bool,
     /// Extra trust root for the server's TLS.
     pub ca_cert: Option<PathBuf>,
     /// The state directory.
@@ -86,9 +88,10 @@ impl Settings {
             .clone()
             .or_else(|| file.server.clone())
             .unwrap_or_else(|| "letsencrypt".into());
-        let server = resolve_server(&server)?;
+        let server = resolve_server(&server, cli.allow_insecure_http)?;
         let ca_cert = cli.ca_cert.clone().or_else(|| file.ca_cert.clone());
         Ok(Settings {
+            insecure_http: server.starts_with("http://"),
             server,
             ca_cert,
             state_dir,
@@ -104,12 +107,21 @@ fn load_config(path: &Path) -> Result<ConfigFile> {
 }
 
 /// A server name or URL to a directory URL.
-pub fn resolve_server(s: &str) -> Result<String> {
+pub fn resolve_server(s: &str, allow_loopback_http: bool) -> Result<String> {
     if let Some((_, url)) = SERVERS.iter().find(|(name, _)| *name == s) {
         return Ok((*url).to_owned());
     }
     if s.starts_with("https://") {
         return Ok(s.to_owned());
+    }
+    if let Some(rest) = s.strip_prefix("http://") {
+        let host = rest.split('/').next().unwrap_or("");
+        let loopback =
+            host.starts_with("127.") || host.starts_with("[::1]") || host.starts_with("localhost");
+        if allow_loopback_http && loopback {
+            return Ok(s.to_owned());
+        }
+        bail!("{s:?} is plain http://: ACME requires https:// (--allow-insecure-http permits http:// to loopback test servers only)");
     }
     let names: Vec<&str> = SERVERS.iter().map(|(n, _)| *n).collect();
     bail!(

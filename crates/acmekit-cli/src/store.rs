@@ -168,6 +168,41 @@ impl Store {
         &self.root
     }
 
+    /// When the CA's rate limit for `name` lifts, if one was recorded and
+    /// has not passed (`STATE/ratelimits.json`, kept across runs).
+    pub fn rate_limited_until(&self, server: &str, name: &str) -> Result<Option<String>> {
+        let limits = self.rate_limits()?;
+        let now = time::OffsetDateTime::now_utc();
+        Ok(limits
+            .get(&format!("{server} {name}"))
+            .filter(|until| {
+                time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339)
+                    .is_ok_and(|t| t > now)
+            })
+            .cloned())
+    }
+
+    /// Records that the CA rate-limited these names until `until` (RFC 3339).
+    pub fn record_rate_limit(&self, server: &str, names: &[String], until: &str) -> Result<()> {
+        let mut limits = self.rate_limits()?;
+        for n in names {
+            limits.insert(format!("{server} {n}"), until.to_owned());
+        }
+        let path = self.root.join("ratelimits.json");
+        write_atomic(
+            &path,
+            serde_json::to_string_pretty(&limits)?.as_bytes(),
+            0o600,
+        )
+    }
+
+    fn rate_limits(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let path = self.root.join("ratelimits.json");
+        Ok(read_optional(&path)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default())
+    }
+
     /// `STATE/accounts/<host of the directory URL>`.
     pub fn account_dir(&self, directory_url: &str) -> PathBuf {
         self.root

@@ -40,9 +40,44 @@ pub async fn obtain(
     let dir = ctx.store.cert_dir(&req.names[0]);
     let ids: Vec<Identifier> = req.names.iter().map(|n| Identifier::parse(n)).collect();
     let server = account.client().directory_url().to_owned();
+
+    for name in req.names {
+        if let Some(until) = ctx.store.rate_limited_until(&server, name)? {
+            anyhow::bail!(
+                "the CA rate-limited {name} until {until} (remembered from an earlier run); try again after that time"
+            );
+        }
+    }
+    match obtain_inner(ctx, account, req, solver, &dir, &server, &ids).await {
+        Err(e) => {
+            if let Some(acmekit::Error::RateLimited {
+                retry_after: Some(at),
+                ..
+            }) = e.downcast_ref::<acmekit::Error>()
+            {
+                let until = crate::commands::schedule::format(*at);
+                ctx.store.record_rate_limit(&server, req.names, &until)?;
+            }
+            Err(e)
+        }
+        ok => ok,
+    }
+}
+
+async fn obtain_inner(
+    ctx: &Ctx,
+    account: &Account,
+    req: &Request<'_>,
+    solver: &dyn Solver,
+    dir: &Path,
+    server: &str,
+    ids: &[Identifier],
+) -> Result<(PathBuf, CertMeta)> {
+    let server = server.to_owned();
+    let dir = dir.to_path_buf();
+    let ids = ids.to_vec();
     let pending_path = dir.join("pending.json");
     let pending_key = dir.join("pending-key.pem");
-
     let resumed = resume(ctx, account, req, &pending_path, &pending_key, &server).await?;
     let (order, key) = match resumed {
         Some(r) => r,
