@@ -161,15 +161,18 @@ mod tests {
 
     #[test]
     fn servers() {
-        assert!(resolve_server("letsencrypt-staging")
+        assert!(resolve_server("letsencrypt-staging", false)
             .unwrap()
             .contains("staging"));
         assert_eq!(
-            resolve_server("https://127.0.0.1:14000/dir").unwrap(),
+            resolve_server("https://127.0.0.1:14000/dir", false).unwrap(),
             "https://127.0.0.1:14000/dir"
         );
-        let e = resolve_server("http://x").unwrap_err().to_string();
+        let e = resolve_server("http://x", false).unwrap_err().to_string();
         assert!(e.contains("https://"), "{e}");
+        assert!(resolve_server("http://127.0.0.1:1/dir", false).is_err());
+        assert!(resolve_server("http://127.0.0.1:1/dir", true).is_ok());
+        assert!(resolve_server("http://example.com/dir", true).is_err());
     }
 
     #[test]
