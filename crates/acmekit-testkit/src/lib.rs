@@ -7,11 +7,16 @@
 //! plus an http-01 and a tls-alpn-01 responder the tests register challenge
 //! responses with. Everything is synchronous to start and stop; the
 //! management helpers are `async` and work from any tokio runtime.
-//! [`verify_chain`] checks an issued certificate chain.
+//! [`verify_chain`] checks an issued certificate chain. [`Bind`] runs a
+//! real BIND 9 that accepts TSIG-signed dynamic updates (RFC 2136), which a
+//! Pebble can resolve through ([`PebbleBuilder::dns_server`]).
 //!
-//! Pebble must be installed (Debian package `pebble`).
+//! Pebble must be installed (Debian package `pebble`); [`Bind`] needs the
+//! Debian package `bind9`.
 
+mod bind;
 mod certs;
+mod dns;
 mod http;
 mod http01;
 mod management;
@@ -27,6 +32,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use bind::Bind;
 pub use http01::Http01Responder;
 pub use pebble::{Pebble, PebbleBuilder};
 pub use solver::{unique_name, PebbleSolver};
