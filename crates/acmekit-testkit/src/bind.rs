@@ -14,7 +14,8 @@ use crate::tempdir::TempDir;
 /// Panic message when BIND is missing.
 pub(crate) const NOT_INSTALLED: &str =
     "BIND 9 is not installed: install the Debian package `bind9` \
-     (apt-get install -y bind9), which provides /usr/sbin/named and /usr/sbin/tsig-keygen";
+     (apt-get install -y bind9), which provides /usr/sbin/named and /usr/sbin/tsig-keygen, \
+     or run `cargo xtask test`, which installs it";
 /// How long `named` gets to load its zone and open its port.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// The name of the generated TSIG key.
