@@ -37,11 +37,16 @@ fn have(program: &str) -> bool {
 
 /// Installs the Debian packages the tests need when they are missing.
 fn ensure_packages() -> Result<()> {
-    let missing: Vec<&str> = [("pebble", "pebble"), ("openssl", "openssl")]
-        .into_iter()
-        .filter(|(bin, _)| !have(bin))
-        .map(|(_, pkg)| pkg)
-        .collect();
+    // named lives in /usr/sbin, which a user's $PATH may lack.
+    let missing: Vec<&str> = [
+        ("pebble", "pebble"),
+        ("openssl", "openssl"),
+        ("/usr/sbin/named", "bind9"),
+    ]
+    .into_iter()
+    .filter(|(bin, _)| !have(bin))
+    .map(|(_, pkg)| pkg)
+    .collect();
     if missing.is_empty() {
         return Ok(());
     }

@@ -167,6 +167,40 @@ pub struct SolverArgs {
     /// Publish dns-01 records by running `CMD present|cleanup RECORD_NAME VALUE`
     #[arg(long, value_name = "CMD", env = "ACMEKIT_DNS_HOOK")]
     pub dns_hook: Option<String>,
+
+    /// Publish dns-01 records with RFC 2136 dynamic updates sent to this
+    /// DNS server (the zone's primary), signed with --tsig-key
+    #[arg(
+        long,
+        value_name = "SERVER[:PORT]",
+        env = "ACMEKIT_DNS_RFC2136",
+        requires = "tsig_key",
+        conflicts_with = "dns_hook"
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_rfc2136: Option<String>,
+
+    /// TSIG key for --dns-rfc2136, in BIND's format as `tsig-keygen`
+    /// writes it: key "NAME" { algorithm hmac-sha256; secret "BASE64"; };
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "ACMEKIT_TSIG_KEY",
+        requires = "dns_rfc2136"
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key: Option<PathBuf>,
+
+    /// The zone --dns-rfc2136 updates [default: found by asking the server
+    /// for the SOA of the record's name and its parents]
+    #[arg(
+        long,
+        value_name = "ZONE",
+        env = "ACMEKIT_DNS_ZONE",
+        requires = "dns_rfc2136"
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_zone: Option<String>,
 }
 
 /// `acmekit renew`.

@@ -45,6 +45,12 @@ pub struct ConfigFile {
     pub tls_alpn: Option<String>,
     /// `dns-hook`
     pub dns_hook: Option<String>,
+    /// `dns-rfc2136`
+    pub dns_rfc2136: Option<String>,
+    /// `tsig-key`
+    pub tsig_key: Option<PathBuf>,
+    /// `dns-zone`
+    pub dns_zone: Option<String>,
     /// `deploy-hook`
     pub deploy_hook: Option<String>,
     /// `profile`

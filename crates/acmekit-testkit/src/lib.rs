@@ -7,9 +7,12 @@
 //! plus an http-01 and a tls-alpn-01 responder the tests register challenge
 //! responses with. Everything is synchronous to start and stop; the
 //! management helpers are `async` and work from any tokio runtime.
-//! [`verify_chain`] checks an issued certificate chain.
+//! [`verify_chain`] checks an issued certificate chain. [`Bind`] runs a
+//! real BIND 9 that accepts TSIG-signed dynamic updates (RFC 2136), which a
+//! Pebble can resolve through ([`PebbleBuilder::dns_server`]).
 //!
-//! Pebble must be installed (Debian package `pebble`).
+//! Pebble must be installed (Debian package `pebble`); [`Bind`] (a BIND9
+//! primary for RFC 2136 tests) needs the Debian package `bind9`.
 //!
 //! For what Pebble 2.4 lacks, [`MockAcme`] is a scripted mock ACME server
 //! (renewalInfo, profiles, `alreadyReplaced`, malformed replies), and
@@ -17,7 +20,9 @@
 //! (Python, installed once per machine into a cached venv), for interop.
 
 mod a2c;
+mod bind;
 mod certs;
+mod dns;
 mod http;
 mod http01;
 mod management;
@@ -35,6 +40,7 @@ mod verify;
 mod tests;
 
 pub use a2c::{Acme2Certifier, Acme2CertifierBuilder};
+pub use bind::Bind;
 pub use http01::Http01Responder;
 pub use mock::{MockAcme, MockAcmeBuilder, MockResponse, RecordedRequest, Route};
 pub use pebble::{Pebble, PebbleBuilder};

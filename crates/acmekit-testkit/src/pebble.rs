@@ -33,6 +33,7 @@ pub struct PebbleBuilder {
     env: BTreeMap<String, String>,
     eab_keys: Option<BTreeMap<String, String>>,
     validation_ports: Option<(u16, u16)>,
+    dns_server: Option<SocketAddr>,
 }
 
 impl PebbleBuilder {
@@ -42,6 +43,15 @@ impl PebbleBuilder {
     /// return these.
     pub fn validation_ports(mut self, http: u16, tls: u16) -> Self {
         self.validation_ports = Some((http, tls));
+        self
+    }
+
+    /// Makes Pebble resolve names (dns-01 TXT records, http-01 hosts)
+    /// through this DNS server, such as a [`crate::Bind`], instead of
+    /// challtestsrv. challtestsrv still runs; [`Pebble::dns_port`] stays
+    /// its port.
+    pub fn dns_server(mut self, addr: SocketAddr) -> Self {
+        self.dns_server = Some(addr);
         self
     }
 
@@ -155,7 +165,8 @@ impl Pebble {
     }
 
     /// The UDP and TCP port of challtestsrv's DNS server, which Pebble uses
-    /// as its resolver (every A query answers `127.0.0.1`).
+    /// as its resolver (every A query answers `127.0.0.1`) unless
+    /// [`PebbleBuilder::dns_server`] named another.
     pub fn dns_port(&self) -> u16 {
         self.dns_port
     }
@@ -234,6 +245,10 @@ impl Pebble {
         let config_path = dir.write("pebble-config.json", &config.to_string());
 
         let dns_addr = loopback(dns_port).to_string();
+        let resolver = builder
+            .dns_server
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| dns_addr.clone());
         let challtestsrv = ServerProcess::spawn(
             CHALLTESTSRV,
             &strings(&[
@@ -267,7 +282,7 @@ impl Pebble {
                 "-config",
                 &config_path.to_string_lossy(),
                 "-dnsserver",
-                &dns_addr,
+                &resolver,
             ]),
             &env,
             Some(dir.path()),

@@ -37,7 +37,7 @@ pub fn free_tcp_port() -> u16 {
 }
 
 /// A loopback port that is free for both UDP and TCP right now (for DNS).
-pub(crate) fn free_udp_tcp_port() -> u16 {
+pub fn free_udp_tcp_port() -> u16 {
     for _ in 0..ATTEMPTS {
         let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
             .unwrap_or_else(|e| panic!("acmekit-testkit: cannot bind 127.0.0.1:0 (udp): {e}"));

@@ -51,6 +51,12 @@ pub async fn run(ctx: &Ctx, mut args: IssueArgs) -> Result<()> {
         }
     }
 
+    // Renewals may run from another directory: keep the key file's path
+    // absolute in meta.json.
+    if let Some(key) = &mut args.solver.tsig_key {
+        *key = std::path::absolute(&*key)
+            .with_context(|| format!("cannot resolve the path {}", key.display()))?;
+    }
     let solver = CliSolver::start(&args.solver).await?;
     let client = ctx.client().await?;
     let account = ctx.account(&client, &args.register).await?;
@@ -90,11 +96,19 @@ fn apply_config(ctx: &Ctx, args: &mut IssueArgs) {
     fill(&mut args.register.eab_hmac_key, &f.eab_hmac_key);
     args.register.accept_tos |= f.accept_tos.unwrap_or(false);
     let s = &mut args.solver;
-    if s.http.is_none() && s.webroot.is_none() && s.tls_alpn.is_none() && s.dns_hook.is_none() {
+    if s.http.is_none()
+        && s.webroot.is_none()
+        && s.tls_alpn.is_none()
+        && s.dns_hook.is_none()
+        && s.dns_rfc2136.is_none()
+    {
         s.http.clone_from(&f.http);
         s.webroot.clone_from(&f.webroot);
         s.tls_alpn.clone_from(&f.tls_alpn);
         s.dns_hook.clone_from(&f.dns_hook);
+        s.dns_rfc2136.clone_from(&f.dns_rfc2136);
+        s.tsig_key.clone_from(&f.tsig_key);
+        s.dns_zone.clone_from(&f.dns_zone);
     }
     fill(&mut args.deploy_hook, &f.deploy_hook);
     fill(&mut args.profile, &f.profile);

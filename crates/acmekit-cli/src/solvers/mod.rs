@@ -1,9 +1,11 @@
 //! Challenge solvers the CLI offers: a standalone http-01 server, a
-//! webroot, a standalone tls-alpn-01 server and a dns-01 hook command.
-//! [`CliSolver`] combines the ones the user chose.
+//! webroot, a standalone tls-alpn-01 server, and for dns-01 a hook command
+//! or RFC 2136 dynamic updates. [`CliSolver`] combines the ones the user
+//! chose.
 
 mod dns_hook;
 mod http;
+mod rfc2136;
 mod tls_alpn;
 mod webroot;
 
@@ -19,6 +21,7 @@ pub struct CliSolver {
     webroot: Option<webroot::Webroot>,
     tls_alpn: Option<tls_alpn::TlsAlpnServer>,
     dns_hook: Option<dns_hook::DnsHook>,
+    rfc2136: Option<rfc2136::Rfc2136>,
     preferences: Vec<ChallengeType>,
 }
 
@@ -39,6 +42,16 @@ impl CliSolver {
         if http.is_some() && webroot.is_some() {
             bail!("--http and --webroot both answer http-01; choose one");
         }
+        if dns_hook.is_some() && args.dns_rfc2136.is_some() {
+            bail!("--dns-hook and --dns-rfc2136 both answer dns-01; choose one");
+        }
+        let rfc2136 = match (&args.dns_rfc2136, &args.tsig_key) {
+            (Some(server), Some(key)) => {
+                Some(rfc2136::Rfc2136::new(server, key, args.dns_zone.as_deref()).await?)
+            }
+            (Some(_), None) => bail!("--dns-rfc2136 needs --tsig-key FILE to sign its updates"),
+            (None, _) => None,
+        };
         let mut preferences = Vec::new();
         if http.is_some() || webroot.is_some() {
             preferences.push(ChallengeType::Http01);
@@ -46,12 +59,12 @@ impl CliSolver {
         if tls_alpn.is_some() {
             preferences.push(ChallengeType::TlsAlpn01);
         }
-        if dns_hook.is_some() {
+        if dns_hook.is_some() || rfc2136.is_some() {
             preferences.push(ChallengeType::Dns01);
         }
         if preferences.is_empty() {
             bail!(
-                "no way to answer challenges: give --http [ADDR], --webroot DIR, --tls-alpn [ADDR] or --dns-hook CMD"
+                "no way to answer challenges: give --http [ADDR], --webroot DIR, --tls-alpn [ADDR], --dns-hook CMD or --dns-rfc2136 SERVER"
             );
         }
         Ok(CliSolver {
@@ -59,6 +72,7 @@ impl CliSolver {
             webroot,
             tls_alpn,
             dns_hook,
+            rfc2136,
             preferences,
         })
     }
@@ -81,9 +95,10 @@ impl Solver for CliSolver {
                     Some(server) => server.add(t)?,
                     None => return Err("no tls-alpn-01 solver configured".into()),
                 },
-                Proof::Dns01(d) => match &self.dns_hook {
-                    Some(hook) => hook.run("present", d).await?,
-                    None => return Err("no dns-01 solver configured".into()),
+                Proof::Dns01(d) => match (&self.dns_hook, &self.rfc2136) {
+                    (Some(hook), _) => hook.run("present", d).await?,
+                    (None, Some(rfc2136)) => rfc2136.present(d).await?,
+                    (None, None) => return Err("no dns-01 solver configured".into()),
                 },
                 other => return Err(format!("cannot publish {other:?}").into()),
             }
@@ -110,6 +125,9 @@ impl Solver for CliSolver {
                 Proof::Dns01(d) => {
                     if let Some(hook) = &self.dns_hook {
                         hook.run("cleanup", d).await?;
+                    }
+                    if let Some(rfc2136) = &self.rfc2136 {
+                        rfc2136.cleanup(d).await?;
                     }
                 }
                 _ => {}

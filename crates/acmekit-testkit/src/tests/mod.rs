@@ -15,6 +15,8 @@ use tokio::net::TcpStream;
 
 use crate::{http, Pebble};
 
+mod bind;
+
 async fn directory(pebble: &Pebble) -> serde_json::Value {
     let port = pebble.directory_url().split(':').nth(2).unwrap()[..]
         .trim_end_matches("/dir")
@@ -36,8 +38,15 @@ fn port_of(url: &str) -> u16 {
     after_host.split('/').next().unwrap().parse().unwrap()
 }
 
-/// Processes (other than this one) whose command line contains `needle`.
+/// Pebble processes (other than this one) whose command line contains
+/// `needle`.
 fn processes_with(needle: &str) -> Vec<String> {
+    processes_matching(&[needle, "pebble"])
+}
+
+/// Processes (other than this one) whose command line contains every one
+/// of `needles`.
+fn processes_matching(needles: &[&str]) -> Vec<String> {
     let me = std::process::id().to_string();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -49,7 +58,7 @@ fn processes_with(needle: &str) -> Vec<String> {
             continue;
         };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(needle) && cmdline.contains("pebble") {
+        if needles.iter().all(|n| cmdline.contains(n)) {
             found.push(format!("{name}: {cmdline}"));
         }
     }
