@@ -107,7 +107,8 @@ async fn page(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible>
     ))))
 }
 
-/// A rustls client trusting only Pebble's root (new at every Pebble start).
+/// A rustls client trusting only Pebble's root (new at every Pebble start),
+/// without session resumption.
 pub async fn client(pebble: &Pebble) -> TlsConnector {
     let root_pem = pebble.root_pem().await;
     let mut roots = rustls::RootCertStore::empty();
@@ -121,6 +122,9 @@ pub async fn client(pebble: &Pebble) -> TlsConnector {
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // A resumed session shows the certificate of the session it resumes:
+    // every handshake here must show the certificate served now.
+    config.resumption = rustls::client::Resumption::disabled();
     TlsConnector::from(Arc::new(config))
 }
 
