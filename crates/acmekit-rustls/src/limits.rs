@@ -39,8 +39,12 @@ pub(crate) struct Failures {
 impl Failures {
     /// Records a failure at `now`; returns when the next attempt may start.
     pub(crate) fn record(&mut self, name: &str, now: SystemTime, backoff: Backoff) -> SystemTime {
-        let count = self.by_name.get(name).map_or(0, |f| f.count) + 1;
-        let retry_at = now + backoff.delay(count);
+        let count = self
+            .by_name
+            .get(name)
+            .map_or(0, |f| f.count)
+            .saturating_add(1);
+        let retry_at = later(now, backoff.delay(count));
         self.by_name
             .insert(name.to_owned(), FailureState { count, retry_at });
         retry_at
@@ -88,8 +92,16 @@ impl Window {
             self.times.push_back(now);
             return Ok(());
         }
-        Err(self.times.front().map_or(now, |&t| t + self.per))
+        Err(later(self.times.front().copied().unwrap_or(now), self.per))
     }
+}
+
+/// `t + d`, or the far future when that does not fit (durations come from
+/// the configuration and may be huge).
+pub(crate) fn later(t: SystemTime, d: Duration) -> SystemTime {
+    t.checked_add(d)
+        .or_else(|| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(1 << 40)))
+        .unwrap_or(t)
 }
 
 #[cfg(test)]
@@ -108,6 +120,15 @@ mod tests {
         assert_eq!(delays, [1, 2, 4, 8, 10, 10, 10]);
         assert_eq!(b.delay(u32::MAX), 10 * MIN);
         assert_eq!(b.delay(0), MIN);
+        let huge = Backoff {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+        };
+        assert_eq!(huge.delay(40), Duration::MAX);
+        let t0 = SystemTime::UNIX_EPOCH;
+        assert!(Failures::default().record("a", t0, huge) > t0 + 1000 * 365 * 24 * MIN * 60);
+        let mut w = Window::new(0, Duration::MAX);
+        assert!(w.acquire(t0).is_err());
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub(crate) fn next_attempt(
 ) -> SystemTime {
     let mut t = renew_at;
     if let Some(issued) = issued_here_at {
-        t = t.max(issued + min_interval);
+        t = t.max(crate::limits::later(issued, min_interval));
     }
     if let Some(retry) = retry_at {
         t = t.max(retry);
