@@ -18,6 +18,7 @@ use tracing::warn;
 use crate::autocert::AutoCert;
 use crate::config::{Config, Policy};
 use crate::error::Error;
+use crate::events::Event;
 use crate::limits::{Backoff, Failures, Window};
 use crate::manager::{lock, Inner};
 use crate::names::normalize;
@@ -54,6 +55,7 @@ pub struct AutoCertBuilder {
     retry: Backoff,
     on_demand_max: usize,
     on_demand_per: Duration,
+    events: broadcast::Sender<Event>,
 }
 
 impl std::fmt::Debug for AutoCertBuilder {
@@ -87,7 +89,16 @@ impl AutoCertBuilder {
             },
             on_demand_max: 20,
             on_demand_per: Duration::from_secs(3600),
+            events: broadcast::channel(EVENT_CAPACITY).0,
         }
+    }
+
+    /// Events from now on, including those of [`build`](Self::build)
+    /// (certificates loaded from the store) and of the background task's
+    /// first round, which [`AutoCert::events`] called after `build` could
+    /// miss.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
     }
 
     /// Names to serve: each gets its own certificate, ordered at start
@@ -225,7 +236,7 @@ impl AutoCertBuilder {
             store,
             state: State::default(),
             provider: provider.clone(),
-            events: broadcast::channel(EVENT_CAPACITY).0,
+            events: self.events,
             wake: Arc::new(Notify::new()),
             runtime,
             inflight: Mutex::new(HashMap::new()),

@@ -101,3 +101,45 @@ async fn refused_and_rate_limited_names_cause_no_order() {
     assert!(acme.certificate(&first).is_some());
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolver_orders_in_the_background_without_waiting() {
+    let (https, port) = bind().await;
+    let pebble = pebble(None, Some(port));
+    let acme = builder(&pebble).on_demand(allowed).build().await.unwrap();
+    let mut events = acme.events();
+    // An acceptor of the application's own: handshakes never wait.
+    let acceptor = acmekit_rustls::tokio_rustls::TlsAcceptor::from(acme.server_config());
+    let server = tokio::spawn(async move {
+        while let Ok((tcp, _)) = https.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // tls-alpn-01 validations complete here too, then close.
+                let _ = acceptor.accept(tcp).await;
+            });
+        }
+    });
+    let client = client(&pebble).await;
+    let name = format!("ok-{}", unique_name());
+
+    // The first handshake fails at once but starts the order…
+    assert!(connect(&client, port, &name).await.is_err());
+    let issued = within("the background order", async {
+        loop {
+            match events.recv().await {
+                Ok(Event::Issued {
+                    name: n,
+                    certificate,
+                }) if n == name => break certificate,
+                Ok(_) => {}
+                Err(e) => panic!("events channel: {e}"),
+            }
+        }
+    })
+    .await;
+    // …and later handshakes get the certificate.
+    let tls = connect(&client, port, &name).await.unwrap();
+    assert_eq!(serial(&tls), issued.serial_hex);
+    assert_eq!(orders(&pebble), 1);
+    server.abort();
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use acmekit_rustls::{ChallengeType, Event};
+use acmekit_rustls::{ChallengeType, Event, MemoryStore};
 use acmekit_testkit::{unique_name, verify_chain};
 use common::*;
 use hyper::server::conn::http1;
@@ -71,35 +71,42 @@ async fn renewal_swaps_the_certificate_under_an_open_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_renewal_is_reported_and_the_old_certificate_serves_on() {
     let (http_listener, http_port) = bind().await;
-    let (https, https_port) = bind().await;
     let pebble = pebble(Some(http_port), None);
     let name = unique_name();
-    let acme = builder(&pebble)
+    let store = MemoryStore::new();
+
+    // A first manager gets the certificate through http-01…
+    let first = builder(&pebble)
         .domains([&name])
         .challenges([ChallengeType::Http01])
-        .renew_before(ALWAYS_DUE)
-        .min_renewal_interval(Duration::ZERO)
-        .retry_backoff(Duration::from_secs(3600), Duration::from_secs(7200))
+        .store(store.clone())
         .build()
         .await
         .unwrap();
-    let mut events = acme.events();
-
-    // http-01 is answered only until the first certificate is issued.
-    let responder = acme.clone();
+    let responder = first.clone();
     let http_server = tokio::spawn(async move {
         while let Ok((tcp, _)) = http_listener.accept().await {
             let service = responder.http01_redirect();
             tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(tcp), service));
         }
     });
-    let first = within("the first certificate", acme.obtain(&name))
+    let issued = within("the first certificate", first.obtain(&name))
         .await
         .unwrap();
     http_server.abort();
     let _ = http_server.await;
+    drop(first);
 
-    // The renewal, due at once, fails validation.
+    // …a second one on the same store renews it at once, with nobody
+    // answering http-01: the renewal fails.
+    let builder = builder(&pebble)
+        .domains([&name])
+        .challenges([ChallengeType::Http01])
+        .store(store)
+        .renew_before(ALWAYS_DUE)
+        .retry_backoff(Duration::from_secs(3600), Duration::from_secs(7200));
+    let mut events = builder.events();
+    let acme = builder.build().await.unwrap();
     let (error, retry_at) = within("the failed renewal", async {
         loop {
             match events.recv().await {
@@ -112,8 +119,10 @@ async fn failed_renewal_is_reported_and_the_old_certificate_serves_on() {
                     assert!(renewal);
                     break (error, retry_at);
                 }
-                Ok(Event::Renewed { .. }) => panic!("the renewal cannot succeed"),
-                Ok(_) => {}
+                Ok(Event::Loaded { certificate, .. }) => {
+                    assert_eq!(certificate.serial_hex, issued.serial_hex)
+                }
+                Ok(other) => panic!("unexpected {other:?}"),
                 Err(e) => panic!("events channel: {e}"),
             }
         }
@@ -127,13 +136,14 @@ async fn failed_renewal_is_reported_and_the_old_certificate_serves_on() {
     assert!(wait > Duration::from_secs(3000), "{wait:?}");
 
     // The old certificate still serves.
+    let (https, https_port) = bind().await;
     let server = serve_https(acme.clone(), https);
     let client = client(&pebble).await;
     let tls = connect(&client, https_port, &name).await.unwrap();
-    assert_eq!(serial(&tls), first.serial_hex);
+    assert_eq!(serial(&tls), issued.serial_hex);
     assert_eq!(
         acme.certificate(&name).unwrap().serial_hex,
-        first.serial_hex
+        issued.serial_hex
     );
     server.abort();
 }
