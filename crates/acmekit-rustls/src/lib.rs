@@ -82,3 +82,9 @@ pub use {rustls, tokio_rustls};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The workspace README's examples (the library, this crate), compiled as
+/// doc tests here because this crate sees both `acmekit` and hyper.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct WorkspaceReadmeDoctests;

@@ -74,11 +74,6 @@ pub use types::{
     DirectoryMeta, Identifier, IdentifierType, OrderStatus,
 };
 
-/// The README's examples, compiled as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
-
 use base64::Engine as _;
 
 /// base64url without padding (RFC 7515 §2).
