@@ -20,6 +20,7 @@
 //! (Python, installed once per machine into a cached venv), for interop.
 
 mod a2c;
+mod acme;
 mod bind;
 mod certs;
 mod dns;
@@ -40,6 +41,7 @@ mod verify;
 mod tests;
 
 pub use a2c::{Acme2Certifier, Acme2CertifierBuilder};
+pub use acme::{client_for, new_account};
 pub use bind::Bind;
 pub use http01::Http01Responder;
 pub use mock::{MockAcme, MockAcmeBuilder, MockResponse, RecordedRequest, Route};

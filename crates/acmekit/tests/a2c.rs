@@ -3,25 +3,15 @@
 //! profiles, issuance, renewalInfo (RFC 9773) and renewal with `replaces`.
 
 use acmekit::{
-    certificate_id, Account, AccountKey, Client, Error, Identifier, IssueRequest, Issued, KeyType,
-    NewAccount, OrderStatus,
+    certificate_id, Account, AccountKey, Error, Identifier, IssueRequest, Issued, KeyType,
+    OrderStatus,
 };
 use acmekit_testkit::{unique_name, verify_chain, Acme2Certifier, NoopSolver};
 use std::time::{Duration, SystemTime};
 
 async fn account(a2c: &Acme2Certifier) -> Account {
-    let client = Client::builder(a2c.directory_url())
-        .add_root_pem(a2c.listener_ca_pem().as_bytes())
-        .only_added_roots()
-        .build()
-        .await
-        .expect("directory");
-    let key = AccountKey::generate(KeyType::Es256).unwrap();
-    let no_contact = NewAccount::agreeing_to_terms(Vec::<String>::new());
-    Account::create(&client, key, &no_contact)
-        .await
-        .expect("newAccount")
-        .0
+    let client = acmekit_testkit::client_for(&a2c.directory_url(), a2c.listener_ca_pem()).await;
+    acmekit_testkit::new_account(&client, AccountKey::generate(KeyType::Es256).unwrap()).await
 }
 
 fn check_chain(a2c: &Acme2Certifier, issued: &Issued, name: &str) {

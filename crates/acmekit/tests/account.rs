@@ -48,12 +48,7 @@ fn eab_pebble() -> &'static Pebble {
 }
 
 async fn client(pebble: &Pebble) -> Client {
-    Client::builder(pebble.directory_url())
-        .add_root_pem(pebble.listener_ca_pem().as_bytes())
-        .only_added_roots()
-        .build()
-        .await
-        .expect("directory")
+    pebble.client().await
 }
 
 async fn new_account(client: &Client, key: AccountKey) -> Account {

@@ -6,7 +6,7 @@ use acmekit::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, HyperTrans
 use acmekit::{
     certificate_info, revoke_with_certificate_key, select_chain, Account, AccountKey,
     CertificateChain, CertificateKey, Client, Identifier, IssueRequest, Issued, KeyType,
-    NewAccount, ProblemType, RevocationReason,
+    ProblemType, RevocationReason,
 };
 use acmekit_testkit::{unique_name, verify_chain, Pebble, PebbleSolver};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,12 +30,7 @@ fn chains_pebble() -> &'static Pebble {
 }
 
 async fn client(pebble: &Pebble) -> Client {
-    Client::builder(pebble.directory_url())
-        .add_root_pem(pebble.listener_ca_pem().as_bytes())
-        .only_added_roots()
-        .build()
-        .await
-        .expect("directory")
+    pebble.client().await
 }
 
 /// The usual transport, recording every URL it is asked for.
@@ -83,14 +78,7 @@ async fn account(pebble: &Pebble) -> Account {
 }
 
 async fn account_with(client: Client) -> Account {
-    Account::create(
-        &client,
-        AccountKey::generate(KeyType::Es256).unwrap(),
-        &NewAccount::agreeing_to_terms(Vec::<String>::new()),
-    )
-    .await
-    .expect("newAccount")
-    .0
+    acmekit_testkit::new_account(&client, AccountKey::generate(KeyType::Es256).unwrap()).await
 }
 
 async fn issue(pebble: &Pebble, account: &Account, request: IssueRequest) -> Issued {

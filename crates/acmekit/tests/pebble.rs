@@ -10,12 +10,7 @@ use acmekit_testkit::{unique_name, verify_chain, Pebble, PebbleSolver};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 async fn client(pebble: &Pebble) -> Client {
-    Client::builder(pebble.directory_url())
-        .add_root_pem(pebble.listener_ca_pem().as_bytes())
-        .only_added_roots()
-        .build()
-        .await
-        .expect("directory")
+    pebble.client().await
 }
 
 async fn account(pebble: &Pebble, kind: KeyType) -> Account {

@@ -6,12 +6,7 @@ use acmekit_testkit::{unique_name, Pebble, PebbleSolver};
 use std::collections::BTreeMap;
 
 async fn client(pebble: &Pebble) -> Client {
-    Client::builder(pebble.directory_url())
-        .add_root_pem(pebble.listener_ca_pem().as_bytes())
-        .only_added_roots()
-        .build()
-        .await
-        .unwrap()
+    pebble.client().await
 }
 
 /// Pebble's request lines (`<METHOD> <path> -> calling handler()`) after
