@@ -42,6 +42,38 @@ impl Out {
         }
     }
 
+    /// Shows `msg` with a spinner on stderr while the returned guard lives,
+    /// when stderr is a terminal; otherwise prints it as a plain step line.
+    pub fn wait(&self, msg: &str) -> Spinner {
+        if self.quiet || self.json {
+            return Spinner(None);
+        }
+        if !self.tty {
+            self.step(msg);
+            return Spinner(None);
+        }
+        let msg = msg.to_owned();
+        let started = Instant::now();
+        let task = tokio::spawn(async move {
+            use std::io::Write;
+            const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+            for i in 0.. {
+                {
+                    let mut err = std::io::stderr().lock();
+                    let _ = write!(
+                        err,
+                        "\r\x1b[2K{} {msg} ({:.1}s)",
+                        FRAMES[i % FRAMES.len()],
+                        started.elapsed().as_secs_f64()
+                    );
+                    let _ = err.flush();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        });
+        Spinner(Some(task))
+    }
+
     /// A result line on stdout (not in JSON mode, not with `-q`).
     pub fn result(&self, msg: impl AsRef<str>) {
         if !self.json && !self.quiet {
@@ -56,6 +88,18 @@ impl Out {
                 "{}",
                 serde_json::to_string_pretty(value).unwrap_or_default()
             );
+        }
+    }
+}
+
+/// Stops the spinner (and clears its line) when dropped.
+pub struct Spinner(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+            eprint!("\r\x1b[2K");
         }
     }
 }

@@ -131,7 +131,10 @@ async fn obtain_inner(
     let mut request = IssueRequest::new(ids);
     request.csr = Some(csr);
     request.preferred_chain = req.preferred_chain.clone();
-    let issued = account.complete_order(order, &request, solver).await?;
+    let issued = {
+        let _spinner = ctx.out.wait("Waiting for the CA to validate and issue");
+        account.complete_order(order, &request, solver).await?
+    };
     ctx.out.step("Certificate issued; writing files");
 
     let info = issued.chain.info();
