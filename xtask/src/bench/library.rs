@@ -218,7 +218,7 @@ const CERT_TIMEOUT: Duration = Duration::from_secs(120);
 
 async fn issue_one(account: &Account, solver: &Arc<ChalltestSolver>) -> Value {
     let requests = account.client().stats().requests;
-    let cpu = proc::self_cpu();
+    let cpu = proc::CpuClock::start();
     let started = Instant::now();
     let name = acmekit_testkit::unique_name();
     let result = tokio::time::timeout(
@@ -227,7 +227,7 @@ async fn issue_one(account: &Account, solver: &Arc<ChalltestSolver>) -> Value {
     )
     .await;
     let wall = started.elapsed().as_secs_f64();
-    let cpu = proc::self_cpu() - cpu;
+    let cpu = cpu.elapsed();
     let requests = account.client().stats().requests - requests;
     match result {
         Ok(Ok(issued)) if !issued.chain.certificates().is_empty() => {
@@ -246,7 +246,7 @@ async fn batch(
     concurrency: usize,
 ) -> Value {
     let requests = account.client().stats().requests;
-    let cpu = proc::self_cpu();
+    let cpu = proc::CpuClock::start();
     let started = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(count)));
@@ -274,7 +274,7 @@ async fn batch(
     }
     while workers.join_next().await.is_some() {}
     let wall = started.elapsed().as_secs_f64();
-    let cpu = proc::self_cpu() - cpu;
+    let cpu = cpu.elapsed();
     let requests = account.client().stats().requests - requests;
     let latencies = lock(&latencies).clone();
     let errors = lock(&errors).clone();

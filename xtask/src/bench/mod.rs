@@ -17,6 +17,7 @@
 
 pub mod hook;
 pub mod library;
+mod markdown;
 mod options;
 mod peers;
 mod proc;
@@ -105,11 +106,14 @@ pub fn run(args: &[String]) -> Result<()> {
     std::fs::write(out.join("bench.csv"), report::csv(&report))?;
     std::fs::write(out.join("bench-library.csv"), report::library_csv(&report))?;
     std::fs::write(out.join("bench.svg"), svg::chart(&report))?;
-    std::fs::write(out.join("bench.md"), report::markdown(&report))?;
+    std::fs::write(out.join("bench.md"), markdown::markdown(&report))?;
     eprintln!(
         "bench: wrote {}/bench.md, bench.csv, bench-library.csv and bench.svg",
         out.display()
     );
+    if opts.updates_readme() {
+        markdown::update_readme(&workspace_root().join("README.md"), &report, &opts.out)?;
+    }
     Ok(())
 }
 

@@ -27,11 +27,14 @@ and writes docs/bench.md, docs/bench.csv and docs/bench.svg.
   --trace N               library: step-by-step certificates [20]
   --experiment-ms A,B,..  library: extra interleaved rows with
                           PollPolicy::first_delay = A ms (not in the main
-                          table; empty to skip) [1]
+                          table; empty to skip) [1,5]
   --clients A,B,..        among lib,cli,uacme,certbot,lego [all]
   --timeout SECS          per certificate (process) before it is killed [120]
   --profile dev|release   how acmekit and the worker are built [release]
-  --out DIR               where bench.{md,csv,svg} go [docs]
+  --out DIR               where bench.{md,csv,svg} go [docs]; with the
+                          default, a run at the default sizes (no --quick,
+                          no size flags) also rewrites the README's
+                          Performance section
   --no-install            do not apt-get install missing peers
 ";
 
@@ -72,7 +75,7 @@ impl Default for Options {
             high: vec![32, 64],
             high_count: 200,
             trace: 20,
-            experiments: vec![1],
+            experiments: vec![1, 5],
             clients: CLIENTS.iter().map(|c| (*c).to_owned()).collect(),
             timeout: Duration::from_secs(120),
             release: true,
@@ -147,6 +150,21 @@ impl Options {
             bail!("--rounds must be at least 1");
         }
         Ok(Some(o))
+    }
+
+    /// Whether this run rewrites the README's table: a full run (default
+    /// sizes and clients) written to the default place.
+    pub fn updates_readme(&self) -> bool {
+        let d = Options::default();
+        self.out == d.out
+            && self.clients == d.clients
+            && self.rounds >= d.rounds
+            && self.throughput_count == d.throughput_count
+            && self.concurrency == d.concurrency
+            && self.sizes == d.sizes
+            && self.high == d.high
+            && self.high_count == d.high_count
+            && self.release
     }
 
     /// Whether `client` takes part.

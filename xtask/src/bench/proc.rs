@@ -333,6 +333,59 @@ pub fn self_cpu() -> f64 {
     process_cpu_of("self")
 }
 
+/// A CPU clock for this process: nanosecond-precise from the live threads'
+/// `/proc/self/task/*/schedstat`, falling back to the tick-precise
+/// `/proc/self/stat` when a thread ended in between (its time would be
+/// missing from the sum).
+#[derive(Debug)]
+pub struct CpuClock {
+    ticks: f64,
+    threads: Vec<(String, u64)>,
+}
+
+impl CpuClock {
+    /// Starts measuring.
+    pub fn start() -> CpuClock {
+        CpuClock {
+            threads: thread_times(),
+            ticks: self_cpu(),
+        }
+    }
+
+    /// CPU seconds used since `start`.
+    pub fn elapsed(&self) -> f64 {
+        let ticks = self_cpu() - self.ticks;
+        let now = thread_times();
+        let mut ns = 0u64;
+        for (tid, before) in &self.threads {
+            match now.iter().find(|(t, _)| t == tid) {
+                Some((_, after)) => ns += after.saturating_sub(*before),
+                None => return ticks,
+            }
+        }
+        ns += now
+            .iter()
+            .filter(|(t, _)| !self.threads.iter().any(|(s, _)| s == t))
+            .map(|(_, v)| v)
+            .sum::<u64>();
+        ns as f64 / 1e9
+    }
+}
+
+/// `(thread id, nanoseconds on a CPU)` of this process's threads.
+fn thread_times() -> Vec<(String, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let tid = e.ok()?.file_name().into_string().ok()?;
+        let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+        let ns = text.split_whitespace().next()?.parse().ok()?;
+        Some((tid, ns))
+    })
+    .collect()
+}
+
 /// CPU seconds (user + system, all threads) of process `pid`.
 pub fn process_cpu(pid: u32) -> f64 {
     process_cpu_of(&pid.to_string())
@@ -349,8 +402,11 @@ fn process_cpu_of(pid: &str) -> f64 {
 pub struct TempDir(PathBuf);
 
 impl TempDir {
-    /// A fresh directory under the system temp dir.
+    /// A fresh directory `PREFIX-PID` under the system temp dir. Those of
+    /// earlier runs that were killed before they could clean up (their
+    /// process is gone) are removed first.
     pub fn new(prefix: &str) -> Result<TempDir> {
+        remove_stale(prefix);
         let path = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -360,6 +416,26 @@ impl TempDir {
     /// Its path.
     pub fn path(&self) -> &Path {
         &self.0
+    }
+}
+
+/// Removes `PREFIX-PID` directories whose process no longer exists.
+fn remove_stale(prefix: &str) {
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
