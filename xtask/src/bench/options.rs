@@ -23,7 +23,7 @@ and writes docs/bench.md, docs/bench.csv and docs/bench.svg.
   --sizes A,B,..          library: certificates in one process [1,10,100,1000]
   --size-concurrency N    library: at a time for --sizes [8]
   --high A,B,..           library: higher concurrency levels [32,64]
-  --high-count N          library: certificates per higher level [200]
+  --high-count N          library: certificates per higher level [400]
   --trace N               library: step-by-step certificates [20]
   --experiment-ms A,B,..  library: extra interleaved rows with
                           PollPolicy::first_delay = A ms (not in the main
@@ -73,7 +73,7 @@ impl Default for Options {
             sizes: vec![1, 10, 100, 1000],
             size_concurrency: 8,
             high: vec![32, 64],
-            high_count: 200,
+            high_count: 400,
             trace: 20,
             experiments: vec![1, 5],
             clients: CLIENTS.iter().map(|c| (*c).to_owned()).collect(),

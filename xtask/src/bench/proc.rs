@@ -323,9 +323,9 @@ fn ticks_per_second() -> f64 {
 
 /// CPU seconds (user + system) of the children this process has reaped.
 pub fn children_cpu() -> f64 {
-    Stat::read("self").map_or(0.0, |s| {
-        (s.field(16) + s.field(17)) as f64 / ticks_per_second()
-    })
+    // First, so that the first call's `getconf` is reaped before reading.
+    let ticks = ticks_per_second();
+    Stat::read("self").map_or(0.0, |s| (s.field(16) + s.field(17)) as f64 / ticks)
 }
 
 /// CPU seconds (user + system, all threads) of this process.
@@ -392,9 +392,8 @@ pub fn process_cpu(pid: u32) -> f64 {
 }
 
 fn process_cpu_of(pid: &str) -> f64 {
-    Stat::read(pid).map_or(0.0, |s| {
-        (s.field(14) + s.field(15)) as f64 / ticks_per_second()
-    })
+    let ticks = ticks_per_second();
+    Stat::read(pid).map_or(0.0, |s| (s.field(14) + s.field(15)) as f64 / ticks)
 }
 
 /// A directory removed (with everything in it) when dropped.
