@@ -365,7 +365,7 @@ pub fn table(r: &Report) -> String {
             f(row.median(), 3),
             f(row.p99(), 3),
             throughput_cell(row.throughput.as_ref()),
-            f(row.cpu(), 3),
+            f(row.cpu(), 4),
             f(row.peak_mb(), 1),
             requests_cell(row.requests()),
         );
@@ -529,7 +529,7 @@ mod tests {
         };
         let t = table(&report);
         assert!(
-            t.contains("| acmekit CLI | 0.060 | 0.070 | 20.0 | 0.010 | 2.0 | 9 |"),
+            t.contains("| acmekit CLI | 0.060 | 0.070 | 20.0 | 0.0100 | 2.0 | 9 |"),
             "{t}"
         );
         assert!(t.contains("| lego (set-up failed) | – |"), "{t}");
