@@ -22,7 +22,9 @@ and writes docs/bench.md, docs/bench.csv and docs/bench.svg.
   --concurrency N         at a time in the throughput phase [8]
   --sizes A,B,..          library: certificates in one process [1,10,100,1000]
   --size-concurrency N    library: at a time for --sizes [8]
-  --high A,B,..           library: higher concurrency levels [32,64]
+  --high A,B,..           library: higher concurrency levels; Pebble's
+                          ceiling is measured at these and --concurrency
+                          with the first poll after 1 ms [32,64,128]
   --high-count N          library: certificates per higher level [400]
   --trace N               library: step-by-step certificates [20]
   --experiment-ms A,B,..  library: extra interleaved rows with
@@ -72,7 +74,7 @@ impl Default for Options {
             concurrency: 8,
             sizes: vec![1, 10, 100, 1000],
             size_concurrency: 8,
-            high: vec![32, 64],
+            high: vec![32, 64, 128],
             high_count: 400,
             trace: 20,
             experiments: vec![1, 5],

@@ -303,20 +303,17 @@ pub struct Report {
 }
 
 impl Report {
-    /// The fastest library batch, and the best the default policy reached
-    /// at the highest concurrency measured.
+    /// The fastest library batch of any configuration (Pebble's ceiling as
+    /// measured), and the fastest with the default policy at a concurrency
+    /// above the throughput phase's.
     pub fn ceiling(&self) -> Option<(&LibRun, &LibRun)> {
-        let best = self
-            .lib_runs
-            .iter()
-            .filter(|r| r.group != "size" && r.ok > 0)
-            .max_by(|a, b| a.rate().total_cmp(&b.rate()))?;
-        let top = self
-            .lib_runs
-            .iter()
-            .filter(|r| r.first_delay_ms.is_none() && r.group != "size" && r.ok > 0)
-            .max_by_key(|r| r.concurrency)?;
-        Some((best, top))
+        let best = fastest(self.lib_runs.iter().filter(|r| r.group != "size"))?;
+        let high = fastest(
+            self.lib_runs
+                .iter()
+                .filter(|r| r.group == "concurrency" && r.first_delay_ms.is_none()),
+        )?;
+        Some((best, high))
     }
 
     /// The command that made this report.
@@ -328,6 +325,12 @@ impl Report {
         }
         c
     }
+}
+
+/// The fastest of `runs` that issued anything.
+fn fastest<'r>(runs: impl Iterator<Item = &'r LibRun>) -> Option<&'r LibRun> {
+    runs.filter(|r| r.ok > 0)
+        .max_by(|a, b| a.rate().total_cmp(&b.rate()))
 }
 
 pub(super) fn f(v: Option<f64>, decimals: usize) -> String {
@@ -491,6 +494,23 @@ pub fn machine() -> String {
 mod tests {
     use super::*;
 
+    impl Report {
+        fn empty() -> Report {
+            Report {
+                opts: Options::default(),
+                rows: Vec::new(),
+                lib_runs: Vec::new(),
+                traces: Vec::new(),
+                floor: None,
+                started: String::new(),
+                load_before: String::new(),
+                load_after: String::new(),
+                machine: String::new(),
+                pebble_version: None,
+            }
+        }
+    }
+
     fn sample(wall: f64, requests: usize) -> RoundSample {
         RoundSample {
             wall,
@@ -516,16 +536,8 @@ mod tests {
         let mut bad = Row::new("lego", "lego", true);
         bad.setup_error = Some("no".into());
         let report = Report {
-            opts: Options::default(),
             rows: vec![ok, bad, Row::new("lib-1ms", "experiment", false)],
-            lib_runs: Vec::new(),
-            traces: Vec::new(),
-            floor: None,
-            started: String::new(),
-            load_before: String::new(),
-            load_after: String::new(),
-            machine: String::new(),
-            pebble_version: None,
+            ..Report::empty()
         };
         let t = table(&report);
         assert!(
@@ -537,6 +549,27 @@ mod tests {
         let c = csv(&report);
         assert_eq!(c.lines().count(), 4);
         assert!(c.contains("lego,lego,0,0,,,,,,,,,,,no"), "{c}");
+    }
+
+    #[test]
+    fn ceiling_is_the_fastest_batch_and_the_share_is_the_default_policys_best() {
+        let run = |group, concurrency, first_delay_ms, ok, wall| LibRun {
+            ok,
+            wall,
+            ..LibRun::new(group, String::new(), ok, concurrency, first_delay_ms)
+        };
+        let report = Report {
+            lib_runs: vec![
+                run("size", 8, None, 1000, 1.0),
+                run("concurrency", 32, None, 400, 2.0),
+                run("concurrency", 64, None, 400, 2.5),
+                run("ceiling", 32, Some(1), 400, 1.6),
+            ],
+            ..Report::empty()
+        };
+        let (best, high) = report.ceiling().unwrap();
+        assert_eq!((best.group, best.concurrency), ("ceiling", 32));
+        assert_eq!((high.group, high.concurrency), ("concurrency", 32));
     }
 
     #[test]
