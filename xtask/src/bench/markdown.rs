@@ -235,8 +235,9 @@ fn ceiling(s: &mut String, best: &LibRun, high: &LibRun) {
     );
     if server_busy + client_busy < 0.9 * cores {
         s.push_str(
-            "the cores were not saturated, so what limits Pebble there is its own \
-             serialization and latency rather than CPU; ",
+            "these processes alone did not saturate the cores, so (on a quiet machine: see \
+             the load average above) what limits Pebble there is its own serialization and \
+             latency rather than CPU; ",
         );
     }
     let _ = writeln!(
