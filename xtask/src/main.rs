@@ -4,18 +4,31 @@
 //! - `demo`: install Pebble if missing, start it, issue one certificate
 //!   through the library and print what was issued.
 //! - `ci`:   what `.ci/run` does: fmt check, clippy, then `test`.
+//! - `bench`: the side-by-side benchmark of acmekit (library and CLI), lego,
+//!   certbot and uacme against a loopback Pebble (`cargo xtask bench
+//!   --help`); writes `docs/bench.{md,csv,svg}`.
+//!
+//! The same binary is also the benchmark's challenge hook (chosen by the
+//! name it is run under) and its library worker (`bench-lib`).
+
+mod bench;
 
 use anyhow::{bail, Context, Result};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
+    if let Some(code) = bench::hook::dispatch() {
+        return code;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("demo") => demo(),
         Some("ci") => ci(),
+        Some("bench") => bench::run(&args[1..]),
+        Some("bench-lib") => bench::library::child_main(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test [cargo test args]|demo|ci>");
+            eprintln!("usage: cargo xtask <test [cargo test args]|demo|ci|bench [--help]>");
             return ExitCode::from(2);
         }
     };
@@ -38,15 +51,22 @@ fn have(program: &str) -> bool {
 /// Installs the Debian packages the tests need when they are missing.
 fn ensure_packages() -> Result<()> {
     // named lives in /usr/sbin, which a user's $PATH may lack.
-    let missing: Vec<&str> = [
+    install_missing(&[
         ("pebble", "pebble"),
         ("openssl", "openssl"),
         ("/usr/sbin/named", "bind9"),
-    ]
-    .into_iter()
-    .filter(|(bin, _)| !have(bin))
-    .map(|(_, pkg)| pkg)
-    .collect();
+    ])
+}
+
+/// Installs, with apt-get, the packages of the `(program, package)` pairs
+/// whose program is not on `PATH`.
+fn install_missing(wanted: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|(bin, _)| !have(bin))
+        .map(|(_, pkg)| pkg)
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
