@@ -61,8 +61,13 @@ async fn one_certificate_costs_the_protocol_minimum() {
         "client and Pebble agree"
     );
 
+    // Polls depend on how fast Pebble validates and issues compared with
+    // the first poll delay (on a loaded machine a second poll can happen);
+    // everything else is exact.
     let polls = fresh_process["POST /authZ/"] - 1;
     assert!(polls >= 1, "the authorization is polled at least once");
+    let order_polls = fresh_process["POST /my-order/"];
+    assert!(order_polls >= 1, "Pebble answers finalize with processing");
     let expected: BTreeMap<String, usize> = [
         ("GET /dir", 1),
         ("HEAD /nonce-plz", 1),
@@ -71,7 +76,7 @@ async fn one_certificate_costs_the_protocol_minimum() {
         ("POST /chalZ/", 1),
         ("POST /finalize-order/", 1),
         // Pebble 2.4 answers finalize with `processing`: one order poll.
-        ("POST /my-order/", 1),
+        ("POST /my-order/", order_polls),
         ("POST /certZ/", 1),
     ]
     .into_iter()
@@ -97,5 +102,8 @@ async fn one_certificate_costs_the_protocol_minimum() {
         !warm.contains_key("HEAD /nonce-plz"),
         "the pool always had a nonce"
     );
-    assert_eq!(total, 6 + warm["POST /authZ/"] - 1);
+    assert_eq!(total, 5 + warm["POST /authZ/"] + warm["POST /my-order/"] - 1);
+    for once in ["POST /order-plz", "POST /chalZ/", "POST /finalize-order/", "POST /certZ/"] {
+        assert_eq!(warm[once], 1, "{once}");
+    }
 }
