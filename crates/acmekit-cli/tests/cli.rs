@@ -447,3 +447,81 @@ fn help_completions_and_man_page() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH acmekit"));
 }
+
+#[test]
+fn issue_with_a_caller_csr_and_with_an_rsa_key() {
+    let state = State::new();
+    let hook = dns_hook_script(&state, "");
+    // A CSR made by openssl, with its own key that acmekit never sees.
+    let name = unique_name();
+    let key = state.0.with_extension("csr-key.pem");
+    let csr = state.0.with_extension("csr.pem");
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args([
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            csr.to_str().unwrap(),
+        ])
+        .args([
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            &format!("subjectAltName=DNS:{name}"),
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    ok(
+        &state,
+        &[
+            "issue",
+            "-d",
+            &name,
+            "--csr",
+            csr.to_str().unwrap(),
+            "--accept-tos",
+            "--dns-hook",
+            &hook,
+        ],
+    );
+    let dir = state.0.join("certificates").join(&name);
+    assert!(dir.join("fullchain.pem").exists());
+    assert!(
+        !dir.join("key.pem").exists(),
+        "no key is written when the CSR is the caller's"
+    );
+
+    let rsa_name = unique_name();
+    ok(
+        &state,
+        &[
+            "issue",
+            "-d",
+            &rsa_name,
+            "--key-type",
+            "rsa2048",
+            "--dns-hook",
+            &hook,
+        ],
+    );
+    check_certificate(&state, &rsa_name, &[&rsa_name]);
+    let pem = std::fs::read_to_string(state.0.join("certificates").join(&rsa_name).join("key.pem"))
+        .unwrap();
+    assert_eq!(
+        acmekit::CertificateKey::from_pem(&pem).unwrap().key_type(),
+        acmekit::KeyType::Rs256_2048
+    );
+    let _ = std::fs::remove_file(key);
+    let _ = std::fs::remove_file(csr);
+}

@@ -102,8 +102,16 @@ async fn one_certificate_costs_the_protocol_minimum() {
         !warm.contains_key("HEAD /nonce-plz"),
         "the pool always had a nonce"
     );
-    assert_eq!(total, 5 + warm["POST /authZ/"] + warm["POST /my-order/"] - 1);
-    for once in ["POST /order-plz", "POST /chalZ/", "POST /finalize-order/", "POST /certZ/"] {
+    assert_eq!(
+        total,
+        5 + warm["POST /authZ/"] + warm["POST /my-order/"] - 1
+    );
+    for once in [
+        "POST /order-plz",
+        "POST /chalZ/",
+        "POST /finalize-order/",
+        "POST /certZ/",
+    ] {
         assert_eq!(warm[once], 1, "{once}");
     }
 }
