@@ -49,6 +49,7 @@
 //! - [`Event`]s on a channel ([`AutoCert::events`]) and `tracing` logs.
 
 mod account;
+mod ari_record;
 mod autocert;
 mod builder;
 mod bundle;
@@ -60,6 +61,7 @@ mod limits;
 mod maintain;
 mod manager;
 mod names;
+mod renewal_info;
 mod resolver;
 mod schedule;
 mod solver;
@@ -75,7 +77,7 @@ pub use resolver::CertResolver;
 pub use store::{DirStore, MemoryStore, Store};
 
 /// Re-exported: the types in this crate's API come from these versions.
-pub use acmekit::{CertificateInfo, ChallengeType, KeyType};
+pub use acmekit::{CertificateInfo, ChallengeType, KeyType, SuggestedWindow};
 pub use {rustls, tokio_rustls};
 
 /// The README's example, compiled as a doc test.
