@@ -145,8 +145,9 @@ impl AutoCert {
         self.http01_service(RedirectToHttps::new())
     }
 
-    /// Events from now on: issued, renewed, loaded, failed. A receiver that
-    /// falls more than 64 events behind loses the oldest ones.
+    /// Events from now on: issued, renewed, loaded, renewal information,
+    /// failed. A receiver that falls more than 64 events behind loses the
+    /// oldest ones.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()
     }

@@ -5,8 +5,9 @@
 //! on demand, for names a handshake asks for and your policy allows),
 //! answers the CA's tls-alpn-01 validation on your TLS port and http-01
 //! through a hyper service wrapper, keeps certificates renewed in the
-//! background, and stores them (and the account) so a restart serves them
-//! without asking the CA.
+//! background (when the CA's renewal information, ARI, suggests; else with
+//! a third of the lifetime left), and stores them (and the account) so a
+//! restart serves them without asking the CA.
 //!
 //! ```no_run
 //! use acmekit_rustls::AutoCert;
