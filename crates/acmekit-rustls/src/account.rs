@@ -1,9 +1,13 @@
 //! The ACME account: loaded from the store or created on the first order,
 //! never before (a restart that only serves cached certificates sends no
-//! request to the CA, not even for the directory).
+//! account request to the CA; the directory is read for the first order or
+//! the first renewal information fetch that is due).
 
-use acmekit::{Account, AccountCredentials, AccountKey, Client, KeyType, NewAccount};
+use acmekit::{
+    Account, AccountCredentials, AccountKey, Client, KeyType, NewAccount, MAX_CHECK_INTERVAL,
+};
 use std::sync::atomic::Ordering;
+use std::time::SystemTime;
 use tracing::{info, warn};
 
 use crate::error::Error;
@@ -76,7 +80,21 @@ impl Inner {
         *self.account.lock().await = None;
     }
 
-    async fn client(&self) -> acmekit::Result<Client> {
+    /// The client for the CA, shared by the account and the renewal
+    /// information fetches. Built (reading the directory) on first use, and
+    /// again once it is a day old, so a CA that starts offering renewal
+    /// information is noticed.
+    pub(crate) async fn client(&self) -> acmekit::Result<Client> {
+        let mut slot = self.client.lock().await;
+        let now = SystemTime::now();
+        if let Some((client, built)) = slot.as_ref() {
+            if now
+                .duration_since(*built)
+                .is_ok_and(|age| age < MAX_CHECK_INTERVAL)
+            {
+                return Ok(client.clone());
+            }
+        }
         let mut builder = Client::builder(&self.config.directory_url);
         for pem in &self.config.roots_pem {
             builder = builder.add_root_pem(pem);
@@ -84,6 +102,8 @@ impl Inner {
         if self.config.only_added_roots {
             builder = builder.only_added_roots();
         }
-        builder.build().await
+        let client = builder.build().await?;
+        *slot = Some((client.clone(), now));
+        Ok(client)
     }
 }

@@ -5,6 +5,7 @@ use rustls::ServerConfig;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
+use std::time::SystemTime;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast;
 use tokio_rustls::server::TlsStream;
@@ -15,7 +16,7 @@ use crate::builder::AutoCertBuilder;
 use crate::error::Error;
 use crate::events::Event;
 use crate::http01::{Http01Service, RedirectToHttps};
-use crate::manager::Inner;
+use crate::manager::{lock, Inner};
 use crate::names::normalize;
 use crate::resolver::{offers_acme_tls, CertResolver};
 
@@ -144,8 +145,9 @@ impl AutoCert {
         self.http01_service(RedirectToHttps::new())
     }
 
-    /// Events from now on: issued, renewed, loaded, failed. A receiver that
-    /// falls more than 64 events behind loses the oldest ones.
+    /// Events from now on: issued, renewed, loaded, renewal information,
+    /// failed. A receiver that falls more than 64 events behind loses the
+    /// oldest ones.
     pub fn events(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()
     }
@@ -155,6 +157,22 @@ impl AutoCert {
     pub fn certificate(&self, name: &str) -> Option<CertificateInfo> {
         let name = normalize(name)?;
         self.inner.state.served(&name).map(|s| s.info)
+    }
+
+    /// When the background task will start renewing the certificate
+    /// served for `name`, if one is: the time picked in the CA's suggested
+    /// renewal window (ARI) once its renewal information is known, else
+    /// with a third of the lifetime left (or as
+    /// [`renew_before`](crate::AutoCertBuilder::renew_before) says, when
+    /// earlier); never sooner than a failure backoff or the
+    /// [`min_renewal_interval`](crate::AutoCertBuilder::min_renewal_interval)
+    /// allow. A time in the past means the renewal is due or running. Only
+    /// reads memory.
+    pub fn next_renewal(&self, name: &str) -> Option<SystemTime> {
+        let name = normalize(name)?;
+        let served = self.inner.state.served(&name)?;
+        let retry_at = lock(&self.inner.failures).retry_at(&name);
+        Some(self.inner.renewal_attempt_at(&served, retry_at))
     }
 
     /// The certificate for `name`: the one served, else one from the store,

@@ -6,7 +6,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -33,7 +33,8 @@ const EVENT_CAPACITY: usize = 64;
 ///
 /// Defaults: tls-alpn-01 only, ECDSA P-256 certificate keys, the web PKI
 /// roots for the CA's TLS, certificates in memory only (set
-/// [`cache_dir`](Self::cache_dir)!), ALPN `http/1.1`, renewal with a third
+/// [`cache_dir`](Self::cache_dir)!), ALPN `http/1.1`, renewal at the time
+/// the CA's renewal information (ARI, RFC 9773) suggests, else with a third
 /// of the lifetime left, retries after 1 minute doubling up to 1 hour, at
 /// most 20 new on-demand names per hour.
 ///
@@ -177,9 +178,11 @@ impl AutoCertBuilder {
         self
     }
 
-    /// Renews when less than `remaining` is left before expiry, instead of
-    /// the default (a third of the lifetime; half for certificates valid
-    /// less than 10 days).
+    /// Renews when less than `remaining` is left before expiry. Without
+    /// renewal information from the CA this replaces the default (a third
+    /// of the lifetime; half for certificates valid less than 10 days);
+    /// with it, the earlier of the two times wins (the CA's suggestion, or
+    /// `remaining` before expiry).
     pub fn renew_before(mut self, remaining: Duration) -> Self {
         self.renew_before = Some(remaining);
         self
@@ -242,6 +245,8 @@ impl AutoCertBuilder {
             inflight: Mutex::new(HashMap::new()),
             failures: Mutex::new(Failures::default()),
             account: tokio::sync::Mutex::new(None),
+            client: tokio::sync::Mutex::new(None),
+            ari_checks: Mutex::new(HashSet::new()),
             stored_account_rejected: AtomicBool::new(false),
             maintenance: Mutex::new(None),
         });

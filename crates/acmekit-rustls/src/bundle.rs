@@ -9,6 +9,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::schedule::Ari;
+
 /// A certificate ready to serve.
 #[derive(Clone, Debug)]
 pub(crate) struct Served {
@@ -18,6 +20,11 @@ pub(crate) struct Served {
     pub(crate) info: CertificateInfo,
     /// When this process issued it (`None` when it came from the store).
     pub(crate) issued_here_at: Option<SystemTime>,
+    /// Its ARI certificate ID (RFC 9773 §4.1); `None` when the leaf has no
+    /// Authority Key Identifier, and so no renewal information.
+    pub(crate) cert_id: Option<String>,
+    /// What is known of its renewal information; `None` until fetched.
+    pub(crate) ari: Option<Ari>,
 }
 
 /// The stored form: the private key (PKCS#8 PEM), then the chain.
@@ -55,6 +62,7 @@ pub(crate) fn served(
 ) -> Result<Served, String> {
     let leaf = chain.first().ok_or("no certificate")?;
     let info = acmekit::certificate_info(leaf).map_err(|e| e.to_string())?;
+    let cert_id = acmekit::certificate_id(leaf).ok();
     if !info.names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
         return Err(format!(
             "it is for {} only",
@@ -73,6 +81,8 @@ pub(crate) fn served(
         key: Arc::new(key),
         info,
         issued_here_at: None,
+        cert_id,
+        ari: None,
     })
 }
 

@@ -1,6 +1,6 @@
 //! What the manager reports to the application, besides `tracing`.
 
-use acmekit::CertificateInfo;
+use acmekit::{CertificateInfo, SuggestedWindow};
 use std::time::SystemTime;
 
 use crate::error::Error;
@@ -34,6 +34,25 @@ pub enum Event {
         previous_serial: String,
         /// The new certificate.
         certificate: CertificateInfo,
+    },
+    /// The CA's renewal information (ARI, RFC 9773) for a served
+    /// certificate was fetched. The certificate renews at `renew_at`: a
+    /// time picked at random inside the suggested window, once per window
+    /// (or earlier, when [`renew_before`](crate::AutoCertBuilder::renew_before)
+    /// says so). Sent after every successful fetch; failed fetches are only
+    /// logged (renewal then follows the last window, or the lifetime).
+    RenewalInfo {
+        /// The name.
+        name: String,
+        /// Serial number (hex) of the certificate it is about.
+        serial: String,
+        /// When the CA suggests renewing.
+        suggested_window: SuggestedWindow,
+        /// A page explaining the window (e.g. an incident), if the CA gave one.
+        explanation_url: Option<String>,
+        /// When the certificate is renewed (not counting a failure
+        /// backoff or [`min_renewal_interval`](crate::AutoCertBuilder::min_renewal_interval)).
+        renew_at: SystemTime,
     },
     /// Issuing or renewing failed. The old certificate, if any, keeps
     /// serving; the next attempt is at `retry_at` (exponential backoff).

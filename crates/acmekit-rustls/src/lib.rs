@@ -5,8 +5,9 @@
 //! on demand, for names a handshake asks for and your policy allows),
 //! answers the CA's tls-alpn-01 validation on your TLS port and http-01
 //! through a hyper service wrapper, keeps certificates renewed in the
-//! background, and stores them (and the account) so a restart serves them
-//! without asking the CA.
+//! background (when the CA's renewal information, ARI, suggests; else with
+//! a third of the lifetime left), and stores them (and the account) so a
+//! restart serves them without asking the CA.
 //!
 //! ```no_run
 //! use acmekit_rustls::AutoCert;
@@ -49,6 +50,7 @@
 //! - [`Event`]s on a channel ([`AutoCert::events`]) and `tracing` logs.
 
 mod account;
+mod ari_record;
 mod autocert;
 mod builder;
 mod bundle;
@@ -60,6 +62,7 @@ mod limits;
 mod maintain;
 mod manager;
 mod names;
+mod renewal_info;
 mod resolver;
 mod schedule;
 mod solver;
@@ -75,7 +78,7 @@ pub use resolver::CertResolver;
 pub use store::{DirStore, MemoryStore, Store};
 
 /// Re-exported: the types in this crate's API come from these versions.
-pub use acmekit::{CertificateInfo, ChallengeType, KeyType};
+pub use acmekit::{CertificateInfo, ChallengeType, KeyType, SuggestedWindow};
 pub use {rustls, tokio_rustls};
 
 /// The README's example, compiled as a doc test.

@@ -1,6 +1,7 @@
 //! The background task: orders certificates for configured names that have
-//! none, and renews served certificates when they are due. It holds only a
-//! weak reference, so it ends when the last handle to the manager is gone.
+//! none, fetches the renewal information (ARI) of served certificates when
+//! it is due, and renews them when they are due. It holds only a weak
+//! reference, so it ends when the last handle to the manager is gone.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Weak};
@@ -10,7 +11,6 @@ use tokio::task::AbortHandle;
 use tracing::debug;
 
 use crate::manager::{lock, Inner, Purpose};
-use crate::schedule;
 
 /// The longest sleep: times are re-read at least this often, so a suspended
 /// machine or a stepped clock cannot make a renewal late by more.
@@ -19,7 +19,10 @@ const MAX_SLEEP: Duration = Duration::from_secs(3600);
 /// What to start now and when to look again.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Plan {
+    /// Orders to start.
     due: Vec<(String, Purpose)>,
+    /// Names whose renewal information to fetch.
+    checks: Vec<String>,
     next: Option<SystemTime>,
 }
 
@@ -28,8 +31,20 @@ impl Plan {
         if at <= now {
             self.due.push((name.to_owned(), purpose));
         } else {
-            self.next = Some(self.next.map_or(at, |n| n.min(at)));
+            self.later(at);
         }
+    }
+
+    fn check(&mut self, name: &str, at: SystemTime, now: SystemTime) {
+        if at <= now {
+            self.checks.push(name.to_owned());
+        } else {
+            self.later(at);
+        }
+    }
+
+    fn later(&mut self, at: SystemTime) {
+        self.next = Some(self.next.map_or(at, |n| n.min(at)));
     }
 }
 
@@ -53,6 +68,10 @@ async fn run(weak: Weak<Inner>, wake: Arc<Notify>) {
                     debug!(name, error = %e, "not starting");
                 }
             }
+            for name in plan.checks {
+                // Likewise: the fetch wakes this loop when it ends.
+                inner.start_ari_check(&name);
+            }
             plan.next.map_or(MAX_SLEEP, |t| {
                 t.duration_since(now).unwrap_or_default().min(MAX_SLEEP)
             })
@@ -65,36 +84,32 @@ async fn run(weak: Weak<Inner>, wake: Arc<Notify>) {
 }
 
 /// Configured names without a certificate are due at once (or when their
-/// backoff ends); served certificates when [`schedule::next_attempt`] says.
-/// Names with an attempt in flight are left alone: it wakes the loop when
-/// it ends.
+/// backoff ends); served certificates when [`Inner::renewal_attempt_at`]
+/// says. Until then, the renewal information of a served certificate that
+/// has an ARI ID is fetched when none is known and again at its next check
+/// ([`crate::schedule`]). Names with an attempt or a fetch in flight are left
+/// alone: it wakes the loop when it ends.
 fn plan(inner: &Inner, now: SystemTime) -> Plan {
     let inflight: HashSet<String> = lock(&inner.inflight).keys().cloned().collect();
+    let checking: HashSet<String> = lock(&inner.ari_checks).clone();
     let failures = lock(&inner.failures);
-    let config = &inner.config;
     let mut plan = Plan::default();
-    for name in &config.domains {
+    for name in &inner.config.domains {
         if !inflight.contains(name) && inner.state.served(name).is_none() {
             let at = failures.retry_at(name).unwrap_or(now);
             plan.consider(name, at, Purpose::Configured, now);
         }
     }
     for (name, served) in inner.state.all_served() {
-        if inflight.contains(&name) {
+        if inflight.contains(&name) || checking.contains(&name) {
             continue;
         }
-        let renew_at = schedule::renew_at(
-            served.info.not_before,
-            served.info.not_after,
-            config.renew_before,
-        );
-        let at = schedule::next_attempt(
-            renew_at,
-            served.issued_here_at,
-            config.min_renewal_interval,
-            failures.retry_at(&name),
-        );
+        let at = inner.renewal_attempt_at(&served, failures.retry_at(&name));
         plan.consider(&name, at, Purpose::Renewal, now);
+        if at > now && served.cert_id.is_some() {
+            let check_at = served.ari.map_or(now, |a| a.next_check);
+            plan.check(&name, check_at, now);
+        }
     }
     plan
 }
@@ -111,6 +126,8 @@ mod tests {
         p.consider("b", now + Duration::from_secs(50), Purpose::Renewal, now);
         p.consider("c", now + Duration::from_secs(20), Purpose::Renewal, now);
         p.consider("d", now - Duration::from_secs(20), Purpose::Renewal, now);
+        p.check("e", now, now);
+        p.check("f", now + Duration::from_secs(10), now);
         assert_eq!(
             p,
             Plan {
@@ -118,7 +135,8 @@ mod tests {
                     ("a".into(), Purpose::Configured),
                     ("d".into(), Purpose::Renewal)
                 ],
-                next: Some(now + Duration::from_secs(20)),
+                checks: vec!["e".into()],
+                next: Some(now + Duration::from_secs(10)),
             }
         );
     }

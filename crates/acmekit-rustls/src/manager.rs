@@ -1,10 +1,10 @@
 //! Getting a certificate for a name: from memory, else from the store, else
 //! from the CA — one attempt per name at a time, within the rate limits.
 
-use acmekit::{CertificateInfo, Identifier, IssueRequest, ProblemType};
+use acmekit::{CertificateInfo, Client, Identifier, IssueRequest, KeyType, ProblemType};
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::events::Event;
 use crate::limits::{Failures, Window};
-use crate::schedule;
+use crate::schedule::{self, Ari};
 use crate::solver::StateSolver;
 use crate::state::State;
 use crate::store::{self, Store};
@@ -54,6 +54,10 @@ pub(crate) struct Inner {
     pub(crate) on_demand_window: Mutex<Window>,
     /// The account, created or loaded on the first order.
     pub(crate) account: tokio::sync::Mutex<Option<acmekit::Account>>,
+    /// The client for the CA and when it was built; see `Inner::client`.
+    pub(crate) client: tokio::sync::Mutex<Option<(Client, SystemTime)>>,
+    /// Names whose renewal information is being fetched.
+    pub(crate) ari_checks: Mutex<HashSet<String>>,
     /// Set when the CA no longer knows the stored account.
     pub(crate) stored_account_rejected: AtomicBool,
     pub(crate) maintenance: Mutex<Option<AbortHandle>>,
@@ -181,6 +185,7 @@ impl Inner {
                                 stored.info.not_before,
                                 stored.info.not_after,
                                 self.config.renew_before,
+                                stored.ari.as_ref(),
                             ) > now
                     }
                 };
@@ -205,12 +210,16 @@ impl Inner {
             }
         }
         info!(name, renewal = current.is_some(), "ordering a certificate");
-        match self.issue(name).await {
+        match self.issue(name, current.as_ref()).await {
             Ok((served, pem)) => {
                 let info = served.info.clone();
+                let ari = served.cert_id.clone().zip(served.ari);
                 self.install(name, served, true);
                 lock(&self.failures).clear(name);
                 self.persist(name, &pem).await;
+                if let Some((cert_id, ari)) = ari {
+                    self.persist_ari(name, &cert_id, &ari).await;
+                }
                 Ok(info)
             }
             Err(e) => Err(self.failed(name, e, current.is_some())),
@@ -254,7 +263,12 @@ impl Inner {
             return Ok(None);
         };
         match bundle::decode(&pem, name, now, &self.provider) {
-            Ok(served) => Ok(Some(served)),
+            Ok(mut served) => {
+                if let Some(cert_id) = &served.cert_id {
+                    served.ari = self.load_ari(name, cert_id).await;
+                }
+                Ok(Some(served))
+            }
             Err(reason) => {
                 warn!(name, key, reason, "ignoring the stored certificate");
                 Ok(None)
@@ -262,12 +276,13 @@ impl Inner {
         }
     }
 
-    /// Orders a certificate for `name`; returns it and its stored form.
-    async fn issue(&self, name: &str) -> Result<(Served, String), Error> {
-        let mut request = IssueRequest::new([Identifier::dns(name)]);
-        request.key_type = self.config.key_type;
+    /// Orders a certificate for `name`, replacing `current` if any;
+    /// returns it and its stored form.
+    async fn issue(&self, name: &str, current: Option<&Served>) -> Result<(Served, String), Error> {
         let solver = StateSolver::new(self);
         let account = self.account(name).await?;
+        let ari_offered = account.client().directory().renewal_info.is_some();
+        let request = issue_request(name, self.config.key_type, current, ari_offered);
         let issued = match account.issue_with(&request, &solver).await {
             Err(e) if e.problem_type() == Some(ProblemType::AccountDoesNotExist) => {
                 // The CA forgot the stored account (e.g. a test CA restarted):
@@ -298,7 +313,33 @@ impl Inner {
         )
         .map_err(|reason| Error::certificate(name, reason))?;
         served.issued_here_at = Some(now);
+        if !ari_offered {
+            // Known already: no fetch needed (and none after a restart).
+            served.ari = Some(Ari::unsupported(now));
+        }
         Ok((served, pem))
+    }
+
+    /// When the next renewal attempt for the certificate `served` may start:
+    /// its renewal time ([`schedule::renew_at`]), after the spacing since
+    /// this process issued it and the failure backoff (`retry_at`).
+    pub(crate) fn renewal_attempt_at(
+        &self,
+        served: &Served,
+        retry_at: Option<SystemTime>,
+    ) -> SystemTime {
+        let renew_at = schedule::renew_at(
+            served.info.not_before,
+            served.info.not_after,
+            self.config.renew_before,
+            served.ari.as_ref(),
+        );
+        schedule::next_attempt(
+            renew_at,
+            served.issued_here_at,
+            self.config.min_renewal_interval,
+            retry_at,
+        )
     }
 
     /// Serves `served` for `name` from now on and reports it.
@@ -350,5 +391,69 @@ impl Inner {
                 error,
             });
         }
+    }
+}
+
+/// The order for `name`. A renewal (`current` is the certificate served
+/// now) says which certificate it replaces (RFC 9773 §5) when the CA offers
+/// renewal information; acmekit orders again without `replaces` if the CA
+/// refuses it.
+fn issue_request(
+    name: &str,
+    key_type: KeyType,
+    current: Option<&Served>,
+    ari_offered: bool,
+) -> IssueRequest {
+    let mut request = IssueRequest::new([Identifier::dns(name)]);
+    request.key_type = key_type;
+    if ari_offered {
+        request.order.replaces = current.and_then(|c| c.cert_id.clone());
+    }
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate for `name` from a CA, so it has an Authority Key
+    /// Identifier and therefore an ARI ID.
+    fn served(name: &str) -> (Served, String) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let issuer = rcgen::Issuer::new(ca, &ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut leaf = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+        leaf.use_authority_key_identifier_extension = true;
+        let cert = leaf.signed_by(&key, &issuer).unwrap();
+        let id = acmekit::certificate_id(cert.der()).unwrap();
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let served = bundle::served(
+            vec![cert.der().clone()],
+            der,
+            name,
+            SystemTime::now(),
+            &provider,
+        )
+        .unwrap();
+        (served, id)
+    }
+
+    #[test]
+    fn renewals_say_what_they_replace_when_the_ca_offers_ari() {
+        let (current, id) = served("a.example");
+        assert_eq!(current.cert_id.as_deref(), Some(id.as_str()));
+        let renewal = issue_request("a.example", KeyType::Es384, Some(&current), true);
+        assert_eq!(renewal.order.replaces, Some(id));
+        assert_eq!(renewal.key_type, KeyType::Es384);
+        assert_eq!(renewal.order.identifiers, [Identifier::dns("a.example")]);
+        // A CA without renewalInfo gets no `replaces`; a first order has
+        // nothing to replace.
+        let plain = issue_request("a.example", KeyType::Es256, Some(&current), false);
+        assert_eq!(plain.order.replaces, None);
+        let first = issue_request("a.example", KeyType::Es256, None, true);
+        assert_eq!(first.order.replaces, None);
     }
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::bundle::Served;
+use crate::schedule::Ari;
 
 /// The in-memory state shared by the resolver, the responders and the
 /// manager.
@@ -49,6 +50,20 @@ impl State {
     /// Serves `served` for `name` from now on; returns what it replaces.
     pub(crate) fn install(&self, name: &str, served: Served) -> Option<Served> {
         write(&self.certs).insert(name.to_owned(), served)
+    }
+
+    /// Records the renewal information of the certificate served for
+    /// `name` if it is still the one with ARI ID `cert_id`; false when it
+    /// was replaced meanwhile (the information is then stale).
+    pub(crate) fn set_ari(&self, name: &str, cert_id: &str, ari: Ari) -> bool {
+        let mut certs = write(&self.certs);
+        match certs.get_mut(name) {
+            Some(served) if served.cert_id.as_deref() == Some(cert_id) => {
+                served.ari = Some(ari);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The tls-alpn-01 certificate for an SNI.

@@ -17,9 +17,10 @@ use crate::error::StoreError;
 ///
 /// - **Keys** are relative paths: segments joined by `/`, each made of
 ///   ASCII letters, digits, `.`, `-` and `_`, never empty, never starting
-///   with `.`. Today they are `accounts/<CA host>/account.json` and
-///   `certificates/<CA host>/<name>.pem`; a store must not depend on that
-///   layout, only on the alphabet.
+///   with `.`. Today they are `accounts/<CA host>/account.json`,
+///   `certificates/<CA host>/<name>.pem` and, for the certificate's renewal
+///   information (RFC 9773), `certificates/<CA host>/<name>.ari.json`; a
+///   store must not depend on that layout, only on the alphabet.
 /// - **Values are secret.** Every value may hold a private key (the
 ///   certificate's or the account's). Keep them private: [`DirStore`] writes
 ///   files with mode 0600 in directories with mode 0700.
@@ -57,6 +58,12 @@ pub(crate) fn account_key(directory_url: &str) -> String {
 /// `name` is already normalized (letters, digits, `-` and `.`).
 pub(crate) fn certificate_key(directory_url: &str, name: &str) -> String {
     format!("certificates/{}/{name}.pem", ca_segment(directory_url))
+}
+
+/// The key of the renewal information (ARI) kept for the certificate of
+/// `name` from a CA.
+pub(crate) fn ari_key(directory_url: &str, name: &str) -> String {
+    format!("certificates/{}/{name}.ari.json", ca_segment(directory_url))
 }
 
 /// A key segment naming a CA: the directory URL's host and port (and
@@ -122,8 +129,13 @@ mod tests {
             account_key("https://ca.example/acme/staging/directory"),
             "accounts/ca.example-acme_staging_directory/account.json"
         );
+        assert_eq!(
+            ari_key("https://127.0.0.1:14000/dir", "www.example.com"),
+            "certificates/127.0.0.1_14000/www.example.com.ari.json"
+        );
         for key in [
             account_key("https://127.0.0.1:14000/dir"),
+            ari_key("https://127.0.0.1:14000/dir", "a.example"),
             certificate_key("https://x/../../etc", "a.example"),
             account_key(".hidden"),
         ] {

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod proxy;
+
 use acmekit_rustls::tokio_rustls::client::TlsStream;
 use acmekit_rustls::tokio_rustls::TlsConnector;
 use acmekit_rustls::{rustls, AutoCert};
