@@ -555,7 +555,7 @@ impl Bench<'_> {
         let mut traces = Vec::new();
         for first_delay_ms in [None, Some(1)] {
             let label = match first_delay_ms {
-                None => "default PollPolicy (first_delay 20 ms)".to_owned(),
+                None => "default PollPolicy".to_owned(),
                 Some(ms) => format!("PollPolicy first_delay {ms} ms"),
             };
             eprintln!(
