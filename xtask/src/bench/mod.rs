@@ -539,11 +539,9 @@ impl Bench<'_> {
             for &c in &o.high {
                 runs.push(self.lib_batch("concurrency", o.high_count, c, None));
             }
-            let mut levels = vec![o.concurrency];
-            levels.extend(&o.high);
-            for c in levels {
-                runs.push(self.lib_batch("ceiling", o.high_count, c, Some(1)));
-            }
+            // The 1 ms first poll only at the throughput level: with it,
+            // Pebble 2.4 deadlocks already at 16 at a time.
+            runs.push(self.lib_batch("ceiling", o.high_count, o.concurrency, Some(1)));
         }
         for &n in &o.sizes {
             runs.push(self.lib_batch("size", n, o.size_concurrency.min(n.max(1)), None));

@@ -22,10 +22,10 @@ and writes docs/bench.md, docs/bench.csv and docs/bench.svg.
   --concurrency N         at a time in the throughput phase [8]
   --sizes A,B,..          library: certificates in one process [1,10,100,1000]
   --size-concurrency N    library: at a time for --sizes [8]
-  --high A,B,..           library: higher concurrency levels; Pebble's
-                          ceiling is measured at these and --concurrency
-                          with the first poll after 1 ms [16]; Pebble 2.4
-                          stalls for good at 24+ (see docs/bench.md)
+  --high A,B,..           library: higher concurrency levels [16]; Pebble's
+                          ceiling is also probed at --concurrency with the
+                          first poll after 1 ms. Pebble 2.4 deadlocks at
+                          24+ (16 with 1 ms polls): see docs/bench.md
   --high-count N          library: certificates per higher level [400]
   --trace N               library: step-by-step certificates [20]
   --experiment-ms A,B,..  library: extra interleaved rows with
