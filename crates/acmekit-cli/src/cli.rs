@@ -107,13 +107,10 @@ pub struct RegisterArgs {
 /// `acmekit issue`.
 #[derive(Debug, Args)]
 pub struct IssueArgs {
-    /// A name (DNS name, *.wildcard or IP address) for the certificate; repeat for more
-    #[arg(
-        short = 'd',
-        long = "domain",
-        value_name = "NAME",
-        required_unless_present = "csr"
-    )]
+    /// A name (DNS name, *.wildcard or IP address) for the certificate;
+    /// repeat for more (with --csr too: the first names the certificate's
+    /// directory)
+    #[arg(short = 'd', long = "domain", value_name = "NAME", required = true)]
     pub domains: Vec<String>,
 
     /// Account options
