@@ -145,6 +145,30 @@ pub struct AriState {
     pub explanation_url: Option<String>,
 }
 
+impl CertMeta {
+    /// Reads `dir/meta.json`; `None` when there is none. A file that does
+    /// not parse, or names no identifier, is a clear error.
+    pub fn load(dir: &Path) -> Result<Option<CertMeta>> {
+        let path = dir.join("meta.json");
+        let Some(text) = read_optional(&path)? else {
+            return Ok(None);
+        };
+        let damaged = || {
+            format!(
+                "{} is damaged; remove the directory and issue again",
+                path.display()
+            )
+        };
+        let meta: CertMeta = serde_json::from_str(&text).with_context(damaged)?;
+        anyhow::ensure!(
+            !meta.names.is_empty(),
+            "{}: it names no identifier",
+            damaged()
+        );
+        Ok(Some(meta))
+    }
+}
+
 /// An order in flight, saved before the order is worked so that a killed
 /// run can finish it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -226,9 +250,7 @@ impl Store {
         let mut out = Vec::new();
         for entry in entries {
             let dir = entry?.path();
-            if let Some(meta) = read_optional(&dir.join("meta.json"))? {
-                let meta: CertMeta = serde_json::from_str(&meta)
-                    .with_context(|| format!("{} is damaged", dir.join("meta.json").display()))?;
+            if let Some(meta) = CertMeta::load(&dir)? {
                 out.push((dir, meta));
             }
         }

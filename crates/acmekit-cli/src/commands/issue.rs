@@ -33,9 +33,7 @@ pub async fn run(ctx: &Ctx, mut args: IssueArgs) -> Result<()> {
     // Nothing to do when a valid certificate for the same names exists.
     let dir = ctx.store.cert_dir(&names[0]);
     if !args.force && !dir.join("pending.json").exists() {
-        if let Some(meta) = store::read_optional(&dir.join("meta.json"))? {
-            let meta: store::CertMeta = serde_json::from_str(&meta)
-                .with_context(|| format!("{} is damaged", dir.join("meta.json").display()))?;
+        if let Some(meta) = store::CertMeta::load(&dir)? {
             let mut have = meta.names.clone();
             let mut want = names.clone();
             have.sort();

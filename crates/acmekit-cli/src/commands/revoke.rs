@@ -25,11 +25,9 @@ pub async fn run(ctx: &Ctx, args: RevokeArgs) -> Result<()> {
     })?;
     let name = args.domain.trim_end_matches('.').to_ascii_lowercase();
     let dir = ctx.store.cert_dir(&name);
-    let meta_text = store::read_optional(&dir.join("meta.json"))?.with_context(|| {
+    let mut meta = CertMeta::load(&dir)?.with_context(|| {
         format!("no managed certificate has {name} as its first name; see `acmekit list`")
     })?;
-    let mut meta: CertMeta = serde_json::from_str(&meta_text)
-        .with_context(|| format!("{} is damaged", dir.join("meta.json").display()))?;
     let cert_pem = std::fs::read_to_string(dir.join("cert.pem"))
         .with_context(|| format!("cannot read {}", dir.join("cert.pem").display()))?;
     let chain = acmekit::CertificateChain::from_pem(&cert_pem)?;
